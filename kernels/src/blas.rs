@@ -1,0 +1,178 @@
+//! Row-major GEMM through OpenBLAS, and OpenBLAS's runtime controls.
+
+use std::ffi::{c_char, c_int, CStr};
+
+use cblas_sys::CBLAS_TRANSPOSE;
+
+use crate::Scalar;
+
+// OpenBLAS extensions, not part of CBLAS.
+extern "C" {
+    fn openblas_get_corename() -> *const c_char;
+    fn openblas_set_num_threads(num_threads: c_int);
+    fn openblas_get_num_threads() -> c_int;
+}
+
+/// The kernel family OpenBLAS picked at load time (e.g. "SkylakeX", "Haswell", "Prescott").
+pub fn corename() -> String {
+    // SAFETY: OpenBLAS returns a pointer to a static NUL-terminated string.
+    unsafe { CStr::from_ptr(openblas_get_corename()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Sets the number of threads OpenBLAS uses for each call (process-wide).
+pub fn set_threads(n: usize) {
+    // SAFETY: plain setter; OpenBLAS clamps to its compiled maximum.
+    unsafe { openblas_set_num_threads(n.max(1) as c_int) }
+}
+
+/// The number of threads OpenBLAS currently uses for each call.
+pub fn threads() -> usize {
+    // SAFETY: plain getter.
+    unsafe { openblas_get_num_threads() as usize }
+}
+
+/// Whether an operand is used as stored or transposed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transpose {
+    No,
+    Yes,
+}
+
+impl Transpose {
+    fn flag(self) -> CBLAS_TRANSPOSE {
+        match self {
+            Transpose::No => CBLAS_TRANSPOSE::CblasNoTrans,
+            Transpose::Yes => CBLAS_TRANSPOSE::CblasTrans,
+        }
+    }
+}
+
+/// `c (m x n) = alpha * op(a) (m x k) * op(b) (k x n) + beta * c`, all row-major and contiguous.
+///
+/// `a` is stored as (m x k), or (k x m) when `ta` is [`Transpose::Yes`]; likewise `b`.
+/// Panics if a slice is shorter than its shape needs (a programming error, never data-driven).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm<T: Scalar>(
+    ta: Transpose,
+    tb: Transpose,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: T,
+    a: &[T],
+    b: &[T],
+    beta: T,
+    c: &mut [T],
+) {
+    assert!(
+        a.len() >= m * k,
+        "gemm: a has {} elements, needs {}",
+        a.len(),
+        m * k
+    );
+    assert!(
+        b.len() >= k * n,
+        "gemm: b has {} elements, needs {}",
+        b.len(),
+        k * n
+    );
+    assert!(
+        c.len() >= m * n,
+        "gemm: c has {} elements, needs {}",
+        c.len(),
+        m * n
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    let lda = if ta == Transpose::No { k } else { m };
+    let ldb = if tb == Transpose::No { n } else { k };
+    let dim = |x: usize| i32::try_from(x.max(1)).expect("gemm dimension exceeds i32");
+    // SAFETY: the asserts above guarantee every access stays inside the slices.
+    unsafe {
+        T::cblas_gemm(
+            ta.flag(),
+            tb.flag(),
+            dim(m),
+            dim(n),
+            dim(k),
+            alpha,
+            a.as_ptr(),
+            dim(lda),
+            b.as_ptr(),
+            dim(ldb),
+            beta,
+            c.as_mut_ptr(),
+            dim(n),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reference;
+    use crate::testing::{assert_close, Lcg};
+
+    fn check<T: Scalar>(tol: f64) {
+        let mut rng = Lcg(7);
+        for &(m, n, k) in &[
+            (1, 1, 1),
+            (3, 5, 7),
+            (32, 64, 785),
+            (17, 10, 64),
+            (785, 64, 32),
+        ] {
+            for ta in [Transpose::No, Transpose::Yes] {
+                for tb in [Transpose::No, Transpose::Yes] {
+                    let a: Vec<T> = rng.vec(m * k);
+                    let b: Vec<T> = rng.vec(k * n);
+                    let c0: Vec<T> = rng.vec(m * n);
+                    let (alpha, beta) = (T::from_f64(0.5), T::from_f64(-1.25));
+                    let mut fast = c0.clone();
+                    gemm(ta, tb, m, n, k, alpha, &a, &b, beta, &mut fast);
+                    let mut slow = c0.clone();
+                    reference::gemm(ta, tb, m, n, k, alpha, &a, &b, beta, &mut slow);
+                    assert_close(&fast, &slow, tol * k as f64);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gemm_matches_reference_f64() {
+        check::<f64>(1e-14);
+    }
+
+    #[test]
+    fn gemm_matches_reference_f32() {
+        check::<f32>(1e-6);
+    }
+
+    #[test]
+    #[should_panic(expected = "gemm: b has")]
+    fn gemm_rejects_short_operand() {
+        let mut c = [0.0f64; 4];
+        gemm(
+            Transpose::No,
+            Transpose::No,
+            2,
+            2,
+            2,
+            1.0,
+            &[0.0; 4],
+            &[0.0; 3],
+            0.0,
+            &mut c,
+        );
+    }
+
+    #[test]
+    fn thread_count_round_trips() {
+        set_threads(1);
+        assert_eq!(threads(), 1);
+        assert!(!corename().is_empty());
+    }
+}

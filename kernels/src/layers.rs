@@ -1,0 +1,361 @@
+//! Forward/backward pairs per layer kind, llm.c style.
+//!
+//! Dimension letters: `B` rows in the batch, `C` input features, `OC` output features,
+//! `K` classes. All matrices are row-major and contiguous; outputs go into caller-owned buffers,
+//! so nothing here allocates.
+
+use crate::blas::{gemm, Transpose};
+use crate::Scalar;
+
+/// Hidden-layer nonlinearity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// Logistic sigmoid 1 / (1 + e^-z).
+    Sigmoid,
+    /// LeCun's improved sigmoid 1.7159 * tanh(2z/3).
+    ImprovedSigmoid,
+}
+
+/// Amplitude of the improved sigmoid (LeCun, Efficient Backprop, section 4.4).
+pub const IMPROVED_A: f64 = 1.7159;
+/// Slope factor of the improved sigmoid.
+pub const IMPROVED_S: f64 = 2.0 / 3.0;
+
+/// Linear layer without bias (the bias is the input's ones column).
+/// inp (B, C), w (C, OC) -> out (B, OC) = inp @ w
+pub fn linear_forward<T: Scalar>(out: &mut [T], inp: &[T], w: &[T], b: usize, c: usize, oc: usize) {
+    gemm(
+        Transpose::No,
+        Transpose::No,
+        b,
+        oc,
+        c,
+        T::ONE,
+        inp,
+        w,
+        T::ZERO,
+        out,
+    );
+}
+
+/// Backward of [`linear_forward`], with the weight gradient averaged over the batch.
+/// dout (B, OC), inp (B, C), w (C, OC) ->
+///   dw (C, OC) = inp^T @ dout / B,
+///   dinp (B, C) = dout @ w^T (skipped for the first layer, whose input needs no gradient).
+#[allow(clippy::too_many_arguments)]
+pub fn linear_backward<T: Scalar>(
+    dinp: Option<&mut [T]>,
+    dw: &mut [T],
+    dout: &[T],
+    inp: &[T],
+    w: &[T],
+    b: usize,
+    c: usize,
+    oc: usize,
+) {
+    let inv_b = T::ONE / T::from_f64(b as f64);
+    gemm(
+        Transpose::Yes,
+        Transpose::No,
+        c,
+        oc,
+        b,
+        inv_b,
+        inp,
+        dout,
+        T::ZERO,
+        dw,
+    );
+    if let Some(dinp) = dinp {
+        gemm(
+            Transpose::No,
+            Transpose::Yes,
+            b,
+            c,
+            oc,
+            T::ONE,
+            dout,
+            w,
+            T::ZERO,
+            dinp,
+        );
+    }
+}
+
+/// Elementwise activation. z (B*OC) -> a (B*OC) = f(z)
+pub fn activation_forward<T: Scalar>(act: Activation, a: &mut [T], z: &[T]) {
+    assert_eq!(a.len(), z.len());
+    match act {
+        Activation::Sigmoid => a.iter_mut().zip(z).for_each(|(a, &z)| *a = sigmoid(z)),
+        Activation::ImprovedSigmoid => a
+            .iter_mut()
+            .zip(z)
+            .for_each(|(a, &z)| *a = improved_sigmoid(z)),
+    }
+}
+
+/// [`activation_forward`] in place, for evaluation where z is not kept: z (B*OC) <- f(z)
+pub fn activation_forward_inplace<T: Scalar>(act: Activation, z: &mut [T]) {
+    match act {
+        Activation::Sigmoid => z.iter_mut().for_each(|z| *z = sigmoid(*z)),
+        Activation::ImprovedSigmoid => z.iter_mut().for_each(|z| *z = improved_sigmoid(*z)),
+    }
+}
+
+/// 1 / (1 + e^-z). e^-z overflows to inf for very negative z, giving exactly 0: always finite.
+#[inline(always)]
+fn sigmoid<T: Scalar>(z: T) -> T {
+    T::ONE / (T::ONE + (-z).exp())
+}
+
+/// 1.7159 * tanh(2z/3).
+#[inline(always)]
+fn improved_sigmoid<T: Scalar>(z: T) -> T {
+    T::from_f64(IMPROVED_A) * (T::from_f64(IMPROVED_S) * z).tanh()
+}
+
+/// Backward of [`activation_forward`], in place: d (B*OC) holds dL/da on entry and dL/dz on exit.
+/// Sigmoid uses f'(z) = a(1-a) from the stored output; the improved sigmoid uses
+/// f'(z) = 1.7159 * 2/3 / cosh^2(2z/3) from the stored pre-activation, as the reference does.
+pub fn activation_backward<T: Scalar>(act: Activation, d: &mut [T], z: &[T], a: &[T]) {
+    assert!(d.len() == z.len() && d.len() == a.len());
+    match act {
+        Activation::Sigmoid => d
+            .iter_mut()
+            .zip(a)
+            .for_each(|(d, &a)| *d = a * (T::ONE - a) * *d),
+        Activation::ImprovedSigmoid => {
+            let (amp_s, s) = (
+                T::from_f64(IMPROVED_A * IMPROVED_S),
+                T::from_f64(IMPROVED_S),
+            );
+            d.iter_mut().zip(z).for_each(|(d, &z)| {
+                let ch = (s * z).cosh();
+                // cosh overflows to inf for |z| > ~133 (f32), giving a derivative of exactly 0.
+                *d = amp_s * (T::ONE / (ch * ch)) * *d;
+            });
+        }
+    }
+}
+
+/// Row-wise max-shifted softmax fused with the cross entropy of the true class.
+/// logits (B, K), labels (B) -> probs (B, K); returns the SUM over rows of -ln p[label]
+/// (accumulated in f64), computed as ln(sum e^(z-m)) - (z_label - m) so it stays finite even when
+/// p[label] underflows.
+pub fn softmax_crossentropy_forward<T: Scalar>(
+    probs: &mut [T],
+    logits: &[T],
+    labels: &[u8],
+    k: usize,
+) -> f64 {
+    assert_eq!(probs.len(), logits.len());
+    assert_eq!(logits.len(), labels.len() * k);
+    let mut loss = 0.0f64;
+    for ((p, z), &y) in probs
+        .chunks_exact_mut(k)
+        .zip(logits.chunks_exact(k))
+        .zip(labels)
+    {
+        let (m, sum) = exp_shifted(p, z);
+        let inv = T::ONE / sum;
+        p.iter_mut().for_each(|p| *p = *p * inv);
+        loss += sum.ln().to_f64() - (z[y as usize] - m).to_f64();
+    }
+    loss
+}
+
+/// Backward of softmax + cross entropy (per row, before the batch mean):
+/// probs (B, K), labels (B) -> dlogits (B, K) = probs - onehot(labels)
+pub fn softmax_crossentropy_backward<T: Scalar>(
+    dlogits: &mut [T],
+    probs: &[T],
+    labels: &[u8],
+    k: usize,
+) {
+    assert_eq!(dlogits.len(), probs.len());
+    assert_eq!(probs.len(), labels.len() * k);
+    dlogits.copy_from_slice(probs);
+    for (row, &y) in dlogits.chunks_exact_mut(k).zip(labels) {
+        row[y as usize] -= T::ONE;
+    }
+}
+
+/// Evaluation head: logits (B, K), labels (B) -> (sum of cross entropy over rows, number of rows
+/// whose argmax of the softmax equals the label). Ties go to the first maximum, as numpy's argmax.
+/// `scratch` holds K values.
+pub fn softmax_crossentropy_eval<T: Scalar>(
+    logits: &[T],
+    labels: &[u8],
+    k: usize,
+    scratch: &mut [T],
+) -> (f64, usize) {
+    assert_eq!(logits.len(), labels.len() * k);
+    let p = &mut scratch[..k];
+    let (mut loss, mut correct) = (0.0f64, 0usize);
+    for (z, &y) in logits.chunks_exact(k).zip(labels) {
+        let (m, sum) = exp_shifted(p, z);
+        loss += sum.ln().to_f64() - (z[y as usize] - m).to_f64();
+        let inv = T::ONE / sum;
+        let mut best = 0;
+        let mut best_p = p[0] * inv;
+        for (j, &e) in p.iter().enumerate().skip(1) {
+            let pj = e * inv;
+            if pj > best_p {
+                best = j;
+                best_p = pj;
+            }
+        }
+        correct += usize::from(best == y as usize);
+    }
+    (loss, correct)
+}
+
+/// Writes e^(z - max z) into `e` and returns (max z, sum of e).
+#[inline]
+fn exp_shifted<T: Scalar>(e: &mut [T], z: &[T]) -> (T, T) {
+    let m = z
+        .iter()
+        .copied()
+        .fold(z[0], |m, v| if v > m { v } else { m });
+    let mut sum = T::ZERO;
+    for (e, &z) in e.iter_mut().zip(z) {
+        *e = (z - m).exp();
+        sum += *e;
+    }
+    (m, sum)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reference;
+    use crate::testing::{assert_close, Lcg};
+
+    #[test]
+    fn linear_pair_matches_reference_on_odd_shapes() {
+        let mut rng = Lcg(11);
+        for &(b, c, oc) in &[(1, 1, 1), (3, 7, 5), (32, 785, 64), (13, 64, 10)] {
+            let inp: Vec<f64> = rng.vec(b * c);
+            let w: Vec<f64> = rng.vec(c * oc);
+            let dout: Vec<f64> = rng.vec(b * oc);
+            let mut out = vec![0.0; b * oc];
+            linear_forward(&mut out, &inp, &w, b, c, oc);
+            let mut want = vec![0.0; b * oc];
+            reference::gemm(
+                Transpose::No,
+                Transpose::No,
+                b,
+                oc,
+                c,
+                1.0,
+                &inp,
+                &w,
+                0.0,
+                &mut want,
+            );
+            assert_close(&out, &want, 1e-12);
+
+            let (mut dw, mut dinp) = (vec![0.0; c * oc], vec![0.0; b * c]);
+            linear_backward(Some(&mut dinp), &mut dw, &dout, &inp, &w, b, c, oc);
+            let (mut want_dw, mut want_dinp) = (vec![0.0; c * oc], vec![0.0; b * c]);
+            reference::linear_backward(&mut want_dinp, &mut want_dw, &dout, &inp, &w, b, c, oc);
+            assert_close(&dw, &want_dw, 1e-12);
+            assert_close(&dinp, &want_dinp, 1e-12);
+        }
+    }
+
+    #[test]
+    fn activations_match_reference_and_stay_finite() {
+        let mut rng = Lcg(3);
+        let mut z: Vec<f64> = rng.vec(257).iter().map(|v| v * 8.0).collect();
+        z.extend([-90.0, 90.0, -1000.0, 1000.0, 0.0]);
+        for act in [Activation::Sigmoid, Activation::ImprovedSigmoid] {
+            let mut a = vec![0.0; z.len()];
+            activation_forward(act, &mut a, &z);
+            let mut inplace = z.clone();
+            activation_forward_inplace(act, &mut inplace);
+            assert_eq!(inplace, a);
+            let mut d: Vec<f64> = rng.vec(z.len());
+            let d0 = d.clone();
+            activation_backward(act, &mut d, &z, &a);
+            for i in 0..z.len() {
+                let (fa, fd) = reference::activation(act, z[i]);
+                assert!(
+                    a[i].is_finite() && d[i].is_finite(),
+                    "{act:?} at z={}",
+                    z[i]
+                );
+                assert!(
+                    (a[i] - fa).abs() <= 1e-14,
+                    "{act:?} f({}) = {} vs {}",
+                    z[i],
+                    a[i],
+                    fa
+                );
+                assert!((d[i] - fd * d0[i]).abs() <= 1e-14, "{act:?} f'({})", z[i]);
+            }
+            // f32 too: e^90 overflows f32, the result must still be finite.
+            let z32: Vec<f32> = z.iter().map(|&v| v as f32).collect();
+            let mut a32 = vec![0.0f32; z.len()];
+            activation_forward(act, &mut a32, &z32);
+            let mut d32 = vec![1.0f32; z.len()];
+            activation_backward(act, &mut d32, &z32, &a32);
+            assert!(
+                a32.iter().chain(&d32).all(|v| v.is_finite()),
+                "{act:?} f32 not finite"
+            );
+        }
+    }
+
+    #[test]
+    fn softmax_crossentropy_matches_reference_and_properties() {
+        let mut rng = Lcg(5);
+        let (b, k) = (9, 10);
+        let logits: Vec<f64> = rng.vec(b * k).iter().map(|v| v * 5.0).collect();
+        let labels: Vec<u8> = (0..b).map(|i| (i * 7 % k) as u8).collect();
+        let mut probs = vec![0.0; b * k];
+        let loss = softmax_crossentropy_forward(&mut probs, &logits, &labels, k);
+        let (want_probs, want_loss) = reference::softmax_crossentropy(&logits, &labels, k);
+        assert_close(&probs, &want_probs, 1e-14);
+        assert!((loss - want_loss).abs() < 1e-12, "{loss} vs {want_loss}");
+        // Rows sum to one, every probability in (0, 1].
+        for row in probs.chunks(k) {
+            assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-14);
+            assert!(row.iter().all(|&p| p > 0.0 && p <= 1.0));
+        }
+        // Shift invariance.
+        let shifted: Vec<f64> = logits.iter().map(|v| v + 300.0).collect();
+        let mut p2 = vec![0.0; b * k];
+        let loss2 = softmax_crossentropy_forward(&mut p2, &shifted, &labels, k);
+        assert_close(&p2, &probs, 1e-12);
+        assert!((loss2 - loss).abs() < 1e-9);
+        // Gradient rows sum to zero; eval head agrees with the training head.
+        let mut d = vec![0.0; b * k];
+        softmax_crossentropy_backward(&mut d, &probs, &labels, k);
+        for row in d.chunks(k) {
+            assert!(row.iter().sum::<f64>().abs() < 1e-14);
+        }
+        let (eval_loss, correct) = softmax_crossentropy_eval(&logits, &labels, k, &mut [0.0; 10]);
+        assert!((eval_loss - loss).abs() < 1e-12);
+        assert_eq!(correct, reference::count_correct(&want_probs, &labels, k));
+    }
+
+    #[test]
+    fn softmax_of_huge_logits_is_finite() {
+        let logits = [1e4f32, -1e4, 0.0, 3e38, -3e38, 1.0, 2.0, 3.0, 4.0, 5.0];
+        let mut p = [0.0f32; 10];
+        let loss = softmax_crossentropy_forward(&mut p, &logits, &[1], 10);
+        assert!(loss.is_finite() && p.iter().all(|v| v.is_finite()));
+        assert_eq!(p[3], 1.0);
+        // A confidently wrong prediction costs a large but finite loss.
+        assert!(loss > 1e30);
+    }
+
+    #[test]
+    fn argmax_takes_first_of_ties() {
+        let logits = [1.0f64, 3.0, 3.0, 0.0];
+        let (_, c1) = softmax_crossentropy_eval(&logits, &[1], 4, &mut [0.0; 4]);
+        let (_, c2) = softmax_crossentropy_eval(&logits, &[2], 4, &mut [0.0; 4]);
+        assert_eq!((c1, c2), (1, 0));
+    }
+}

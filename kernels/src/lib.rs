@@ -1,0 +1,21 @@
+//! Hot numeric code of the `mlp` trainer.
+//!
+//! * [`blas`]: row-major GEMM through OpenBLAS (transposes passed as flags) and the OpenBLAS
+//!   runtime controls (core name, thread count).
+//! * [`layers`]: forward/backward pairs per layer kind, in the style of karpathy/llm.c, with fixed
+//!   dimension letters: `B` batch rows, `C` input features, `OC` output features, `K` classes.
+//! * [`optim`]: fused SGD and momentum updates.
+//!
+//! Every kernel has a naive reference in [`reference`] and is tested against it.
+
+pub mod blas;
+pub mod layers;
+pub mod optim;
+pub mod reference;
+mod scalar;
+
+pub use blas::Transpose;
+pub use scalar::Scalar;
+
+#[cfg(test)]
+mod testing;

@@ -1,0 +1,228 @@
+//! MNIST-format data: reading the four IDX files of a directory, the 2021 train/validation split,
+//! global mean/std normalisation and the bias column.
+
+pub mod idx;
+
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use crate::error::DataError;
+use idx::Images;
+use kernels::Scalar;
+
+/// The standard file names; any directory holding them works (MNIST, Fashion-MNIST, ...).
+pub const TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
+pub const TRAIN_LABELS: &str = "train-labels-idx1-ubyte";
+pub const TEST_IMAGES: &str = "t10k-images-idx3-ubyte";
+pub const TEST_LABELS: &str = "t10k-labels-idx1-ubyte";
+
+/// One IDX image file with its label file, checked against each other.
+#[derive(Debug, Clone)]
+pub struct LabelledImages {
+    pub images: Images,
+    pub labels: Vec<u8>,
+    pub images_path: PathBuf,
+}
+
+/// The raw (unnormalised) training and test files of a data directory.
+#[derive(Debug, Clone)]
+pub struct Mnist {
+    pub train: LabelledImages,
+    pub test: LabelledImages,
+}
+
+/// Finds `name.gz` or `name` in `dir`.
+fn locate(dir: &Path, name: &'static str) -> Result<PathBuf, DataError> {
+    [format!("{name}.gz"), name.to_string()]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.is_file())
+        .ok_or_else(|| DataError::Missing {
+            dir: dir.into(),
+            name,
+        })
+}
+
+fn load_pair(
+    dir: &Path,
+    images: &'static str,
+    labels: &'static str,
+) -> Result<LabelledImages, DataError> {
+    let (images_path, labels_path) = (locate(dir, images)?, locate(dir, labels)?);
+    let images = idx::read_images(&images_path)?;
+    let labels = idx::read_labels(&labels_path)?;
+    if images.count != labels.len() {
+        return Err(DataError::CountMismatch {
+            images: images_path,
+            n_images: images.count,
+            labels: labels_path,
+            n_labels: labels.len(),
+        });
+    }
+    Ok(LabelledImages {
+        images,
+        labels,
+        images_path,
+    })
+}
+
+impl Mnist {
+    /// Loads and validates the four standard files of `dir`.
+    pub fn load(dir: &Path) -> Result<Self, DataError> {
+        let train = load_pair(dir, TRAIN_IMAGES, TRAIN_LABELS)?;
+        let test = load_pair(dir, TEST_IMAGES, TEST_LABELS)?;
+        if train.images.pixels != test.images.pixels {
+            return Err(DataError::ShapeMismatch {
+                images: test.images_path,
+                found: test.images.pixels,
+                other: train.images_path,
+                expected: train.images.pixels,
+            });
+        }
+        Ok(Self { train, test })
+    }
+
+    pub fn pixels(&self) -> usize {
+        self.train.images.pixels
+    }
+}
+
+/// Which images the global mean/std come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum NormStats {
+    /// Every image of the training file (60000 for MNIST), as the 2021 reference did.
+    FullTrain,
+    /// Only the images actually trained on.
+    TrainSubset,
+}
+
+/// Global normalisation x' = (x - mean) / std with one scalar each (population std).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Normalization {
+    pub mean: f64,
+    pub std: f64,
+}
+
+impl Normalization {
+    /// Mean and population standard deviation over all pixels of `pixels`, computed exactly
+    /// from a histogram (the pixel sum is an exact integer), like numpy's np.mean / np.std.
+    pub fn of(pixels: &[u8]) -> Self {
+        let mut counts = [0u64; 256];
+        pixels.iter().for_each(|&p| counts[p as usize] += 1);
+        let n = pixels.len() as f64;
+        let sum: u64 = counts.iter().enumerate().map(|(v, &c)| v as u64 * c).sum();
+        let mean = sum as f64 / n;
+        let sq: f64 = counts
+            .iter()
+            .enumerate()
+            .map(|(v, &c)| {
+                let d = v as f64 - mean;
+                c as f64 * (d * d)
+            })
+            .sum();
+        Self {
+            mean,
+            std: (sq / n).sqrt(),
+        }
+    }
+
+    /// The normalised value of every possible pixel byte.
+    fn table(&self) -> [f64; 256] {
+        std::array::from_fn(|v| (v as f64 - self.mean) / self.std)
+    }
+}
+
+/// A normalised data set: one row per image, the pixels then a bias column of ones (785 columns
+/// for MNIST), and the labels.
+#[derive(Debug, Clone)]
+pub struct Dataset<T> {
+    pub x: Array2<T>,
+    pub labels: Vec<u8>,
+}
+
+impl<T: Scalar> Dataset<T> {
+    /// Normalises `count` images of `pixels` bytes each and appends the ones column.
+    pub fn new(images: &[u8], labels: &[u8], pixels: usize, norm: Normalization) -> Self {
+        let table = norm.table().map(T::from_f64);
+        let count = labels.len();
+        assert_eq!(images.len(), count * pixels);
+        let mut x = Array2::<T>::from_elem((count, pixels + 1), T::ZERO);
+        for (row, img) in x.rows_mut().into_iter().zip(images.chunks_exact(pixels)) {
+            let row = row
+                .into_slice()
+                .expect("rows of a standard-layout array are contiguous");
+            row[..pixels]
+                .iter_mut()
+                .zip(img)
+                .for_each(|(x, &p)| *x = table[p as usize]);
+            row[pixels] = T::ONE;
+        }
+        Self {
+            x,
+            labels: labels.to_vec(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Columns per row, the bias included.
+    pub fn dim(&self) -> usize {
+        self.x.ncols()
+    }
+}
+
+/// The training and validation sets of one run, and the statistics used to normalise them.
+#[derive(Debug, Clone)]
+pub struct Splits<T> {
+    pub train: Dataset<T>,
+    pub val: Dataset<T>,
+    pub norm: Normalization,
+}
+
+/// The 2021 split: the first `train_size` images of the training file, and the last `val_size`
+/// images of the test file (`X_test[-val_size:]`; all 10000 by default).
+pub fn split<T: Scalar>(
+    mnist: &Mnist,
+    train_size: usize,
+    val_size: usize,
+    stats: NormStats,
+) -> Result<Splits<T>, DataError> {
+    let (train, test, pixels) = (&mnist.train, &mnist.test, mnist.pixels());
+    let too_few = |set: &LabelledImages, what, requested| DataError::TooFew {
+        path: set.images_path.clone(),
+        what,
+        requested,
+        available: set.images.count,
+    };
+    if train_size > train.images.count {
+        return Err(too_few(train, "training", train_size));
+    }
+    if val_size > test.images.count {
+        return Err(too_few(test, "validation", val_size));
+    }
+    let train_pixels = &train.images.data[..train_size * pixels];
+    let norm = match stats {
+        NormStats::FullTrain => Normalization::of(&train.images.data),
+        NormStats::TrainSubset => Normalization::of(train_pixels),
+    };
+    let first_val = test.images.count - val_size;
+    Ok(Splits {
+        train: Dataset::new(train_pixels, &train.labels[..train_size], pixels, norm),
+        val: Dataset::new(
+            &test.images.data[first_val * pixels..],
+            &test.labels[first_val..],
+            pixels,
+            norm,
+        ),
+        norm,
+    })
+}

@@ -1,0 +1,84 @@
+//! The assignment's gradient check (task 2a / 4c): every weight is moved by +-eps, the central
+//! difference of the batch cross entropy is compared with backprop's gradient, and
+//! |approx - grad| must stay within eps^2.
+
+use rayon::prelude::*;
+
+use crate::data::Dataset;
+use crate::model::{Mlp, Workspace};
+
+/// Worst disagreement found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GradcheckReport {
+    /// Weights checked.
+    pub checked: usize,
+    pub max_abs_diff: f64,
+    /// (layer, row, column) of the worst weight.
+    pub worst: (usize, usize, usize),
+    pub worst_approx: f64,
+    pub worst_grad: f64,
+}
+
+impl GradcheckReport {
+    pub fn passed(&self, tol: f64) -> bool {
+        self.max_abs_diff <= tol
+    }
+}
+
+fn mean_loss(model: &Mlp<f64>, ws: &mut Workspace<f64>, data: &Dataset<f64>) -> f64 {
+    let x = data.x.as_slice().expect("contiguous");
+    model.forward(ws, x, &data.labels) / data.len() as f64
+}
+
+/// Compares backprop's gradient with central differences for every `stride`-th weight of every
+/// layer (stride 1 checks them all), in parallel over weights.
+pub fn gradient_check(
+    model: &Mlp<f64>,
+    data: &Dataset<f64>,
+    eps: f64,
+    stride: usize,
+) -> GradcheckReport {
+    let n = data.len();
+    let mut ws = Workspace::new(&model.sizes, n);
+    let x = data.x.as_slice().expect("contiguous");
+    model.forward(&mut ws, x, &data.labels);
+    model.backward(&mut ws, x, &data.labels);
+    let grads = ws.grads;
+
+    let targets: Vec<(usize, usize)> = (0..model.layers())
+        .flat_map(|l| {
+            (0..model.weights[l].len())
+                .step_by(stride.max(1))
+                .map(move |e| (l, e))
+        })
+        .collect();
+    let diffs: Vec<(f64, usize, usize, f64)> = targets
+        .par_iter()
+        .map_init(
+            || (model.clone(), Workspace::new(&model.sizes, n)),
+            |(m, ws), &(l, e)| {
+                let w = m.weights[l].as_slice_mut().expect("contiguous");
+                let orig = w[e];
+                w[e] = orig + eps;
+                let plus = mean_loss(m, ws, data);
+                m.weights[l].as_slice_mut().expect("contiguous")[e] = orig - eps;
+                let minus = mean_loss(m, ws, data);
+                m.weights[l].as_slice_mut().expect("contiguous")[e] = orig;
+                let approx = (plus - minus) / (2.0 * eps);
+                ((approx - grads[l][e]).abs(), l, e, approx)
+            },
+        )
+        .collect();
+    let &(max_abs_diff, l, e, worst_approx) = diffs
+        .iter()
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .expect("a model has weights");
+    let cols = model.weights[l].ncols();
+    GradcheckReport {
+        checked: diffs.len(),
+        max_abs_diff,
+        worst: (l, e / cols, e % cols),
+        worst_approx,
+        worst_grad: grads[l][e],
+    }
+}
