@@ -49,6 +49,9 @@ pub enum Precision {
 pub enum RngKind {
     /// xoshiro256++ seeded by `seed` (fast, the default).
     Xoshiro,
+    /// numpy's legacy global stream (MT19937, `np.random.seed(seed)`), for bit-faithful
+    /// reproduction of the 2021 results.
+    Numpy,
 }
 
 /// Every knob of a run. Defaults are the 2021 basic model (task 2c).
@@ -159,6 +162,9 @@ impl TrainConfig {
                 0,
                 "must be at least 1 (use early_stopping = false to disable)",
             ));
+        }
+        if self.rng == RngKind::Numpy && self.seed > u32::MAX as u64 {
+            return Err(invalid("seed", self.seed, "numpy seeds are 32-bit (0..=4294967295)"));
         }
         if self.checks_per_epoch == 0 {
             return Err(invalid("checks_per_epoch", 0, "must be at least 1"));

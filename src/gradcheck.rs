@@ -45,6 +45,8 @@ pub fn gradient_check(
     model.backward(&mut ws, x, &data.labels);
     let grads = ws.grads;
 
+    // rayon runs one weight per worker: one OpenBLAS thread each, never oversubscribed.
+    kernels::blas::set_threads(1);
     let targets: Vec<(usize, usize)> = (0..model.layers())
         .flat_map(|l| {
             (0..model.weights[l].len())

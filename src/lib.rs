@@ -10,6 +10,7 @@ pub mod early_stop;
 pub mod error;
 pub mod gradcheck;
 pub mod model;
+pub mod numpy_rng;
 pub mod output;
 pub mod progress;
 pub mod rng;

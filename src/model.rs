@@ -1,7 +1,7 @@
 //! The multilayer perceptron: weights, batch forward/backward over preallocated buffers, and
 //! full-set evaluation.
 //!
-//! Layer l maps width C = sizes[l] to OC = sizes[l+1] with W_l stored (C, OC); hidden layers use
+//! Layer l maps width `C = sizes[l]` to `OC = sizes[l+1]` with W_l stored (C, OC); hidden layers use
 //! the configured activation, the last layer softmax. The only bias is the input's ones column.
 
 use ndarray::Array2;
@@ -16,7 +16,7 @@ use kernels::Scalar;
 pub struct Mlp<T> {
     /// Widths from input (bias included) to output, e.g. [785, 64, 10].
     pub sizes: Vec<usize>,
-    /// W_l with shape (sizes[l], sizes[l+1]).
+    /// W_l with shape `(sizes[l], sizes[l+1])`.
     pub weights: Vec<Array2<T>>,
     pub activation: Activation,
 }
@@ -61,7 +61,7 @@ impl<T: Scalar> Mlp<T> {
         self.weights[l].as_slice().expect("weights are contiguous")
     }
 
-    /// Forward pass on one batch: x (B, sizes[0]), labels (B). Stores what backward needs in `ws`
+    /// Forward pass on one batch: x `(B, sizes[0])`, labels (B). Stores what backward needs in `ws`
     /// and returns the SUM of the cross entropy over the rows.
     pub fn forward(&self, ws: &mut Workspace<T>, x: &[T], labels: &[u8]) -> f64 {
         let b = ws.b;

@@ -37,7 +37,7 @@ impl<'a> WithProgress<'a> {
 
 impl RunSink for WithProgress<'_> {
     fn step(&mut self, row: &StepRow) -> Result<(), TrainError> {
-        if row.step % TICK == 0 {
+        if row.step.is_multiple_of(TICK) {
             self.bar.set_position(row.step as u64);
         }
         self.inner.step(row)

@@ -47,5 +47,7 @@ impl RunRng for XoshiroRng {
 pub fn make_rng(kind: RngKind, seed: u64) -> Box<dyn RunRng> {
     match kind {
         RngKind::Xoshiro => Box::new(XoshiroRng::new(seed)),
+        // numpy seeds are 32-bit; larger seeds are rejected by config validation.
+        RngKind::Numpy => Box::new(crate::numpy_rng::NumpyRng::new(seed as u32)),
     }
 }

@@ -157,8 +157,7 @@ pub fn softmax_crossentropy_forward<T: Scalar>(
         .zip(labels)
     {
         let (m, sum) = exp_shifted(p, z);
-        let inv = T::ONE / sum;
-        p.iter_mut().for_each(|p| *p = *p * inv);
+        p.iter_mut().for_each(|p| *p /= sum);
         loss += sum.ln().to_f64() - (z[y as usize] - m).to_f64();
     }
     loss
@@ -195,11 +194,10 @@ pub fn softmax_crossentropy_eval<T: Scalar>(
     for (z, &y) in logits.chunks_exact(k).zip(labels) {
         let (m, sum) = exp_shifted(p, z);
         loss += sum.ln().to_f64() - (z[y as usize] - m).to_f64();
-        let inv = T::ONE / sum;
         let mut best = 0;
-        let mut best_p = p[0] * inv;
+        let mut best_p = p[0] / sum;
         for (j, &e) in p.iter().enumerate().skip(1) {
-            let pj = e * inv;
+            let pj = e / sum;
             if pj > best_p {
                 best = j;
                 best_p = pj;

@@ -1,7 +1,7 @@
 //! The element type of the trainer: `f32` (fast) or `f64` (the reference's precision).
 
 use std::fmt::{Debug, Display};
-use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
+use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
 use cblas_sys::{cblas_dgemm, cblas_sgemm, CBLAS_LAYOUT, CBLAS_TRANSPOSE};
 
@@ -22,6 +22,7 @@ pub trait Scalar:
     + AddAssign
     + SubAssign
     + MulAssign
+    + DivAssign
     + 'static
 {
     /// "f32" or "f64".

@@ -1,0 +1,42 @@
+# One command per job; each installs what it needs (OpenBLAS from Debian's packages) first.
+SHELL := /bin/bash
+CARGO ?= cargo
+BIN := target/release/mlp
+
+# Tests run in-process, where OpenBLAS cannot be re-executed onto its fast kernels the way the
+# `mlp` binary does it: hand them the best core this CPU really supports (never a forced one).
+FAST_CORE = core=$$($(BIN) info | awk '/best_core_for_cpu/ {print $$2}'); \
+	if [ -z "$$OPENBLAS_CORETYPE" ] && [ "$$core" != none ]; then export OPENBLAS_CORETYPE=$$core; fi
+
+.PHONY: setup build test sweep lint clean
+
+## setup: install the system OpenBLAS if it is missing (idempotent; apt-get as root or via sudo)
+setup:
+	@if ls /usr/lib/*/libopenblas.so /usr/lib/libopenblas.so >/dev/null 2>&1; then \
+		echo "setup: OpenBLAS present"; \
+	else \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libopenblas-dev; \
+	fi
+	@command -v $(CARGO) >/dev/null || { echo "setup: cargo not found; install Rust from rustup.rs"; exit 1; }
+
+## build: release binary target/release/mlp
+build: setup
+	$(CARGO) build --release
+
+## test: the whole test suite (unit, integration, gradient checks, CLI)
+test: build
+	@$(FAST_CORE); echo "test: OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-auto}"; \
+		$(CARGO) test --release --workspace
+
+## lint: formatting and clippy, as CI expects them
+lint: setup
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+
+## sweep: the main job; trains the basic model to its early stop for now
+sweep: build
+	$(BIN) train --out results/runs/basic --force
+
+clean:
+	$(CARGO) clean

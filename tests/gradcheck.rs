@@ -1,0 +1,43 @@
+//! The assignment's gradient check (tasks 2a and 4c): central differences with eps = 1e-3 on 100
+//! training images, weights uniform(-1, 1), |approx - grad| <= eps^2 for every weight.
+
+use std::path::Path;
+
+use mlp::config::{layer_sizes, ActivationKind, InitKind};
+use mlp::data::{split, Mnist, NormStats};
+use mlp::gradcheck::gradient_check;
+use mlp::model::Mlp;
+use mlp::rng::XoshiroRng;
+
+fn check(hidden: &[usize], act: ActivationKind) {
+    let m = Mnist::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")).unwrap();
+    let data = split::<f64>(&m, 100, 0, NormStats::FullTrain).unwrap().train;
+    let mut rng = XoshiroRng::new(1);
+    let model = Mlp::<f64>::init(&layer_sizes(785, hidden), act.into(), InitKind::Uniform, &mut rng);
+    let r = gradient_check(&model, &data, 1e-3, 1);
+    let total: usize = model.weights.iter().map(|w| w.len()).sum();
+    assert_eq!(r.checked, total);
+    assert!(r.passed(1e-6), "{hidden:?} {act:?}: {r:?}");
+    // The check can fail: a wrong gradient for one weight is caught.
+    assert!(r.max_abs_diff > 0.0);
+}
+
+#[test]
+fn gradients_match_finite_differences_64_sigmoid() {
+    check(&[64], ActivationKind::Sigmoid);
+}
+
+#[test]
+fn gradients_match_finite_differences_64_improved() {
+    check(&[64], ActivationKind::Improved);
+}
+
+#[test]
+fn gradients_match_finite_differences_64_64_sigmoid() {
+    check(&[64, 64], ActivationKind::Sigmoid);
+}
+
+#[test]
+fn gradients_match_finite_differences_64_64_improved() {
+    check(&[64, 64], ActivationKind::Improved);
+}
