@@ -164,7 +164,11 @@ impl TrainConfig {
             ));
         }
         if self.rng == RngKind::Numpy && self.seed > u32::MAX as u64 {
-            return Err(invalid("seed", self.seed, "numpy seeds are 32-bit (0..=4294967295)"));
+            return Err(invalid(
+                "seed",
+                self.seed,
+                "numpy seeds are 32-bit (0..=4294967295)",
+            ));
         }
         if self.checks_per_epoch == 0 {
             return Err(invalid("checks_per_epoch", 0, "must be at least 1"));

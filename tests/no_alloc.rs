@@ -34,10 +34,26 @@ fn steps_allocate<T: kernels::Scalar>(hidden: &[usize], momentum: f64) -> usize 
     let n = 256;
     let images: Vec<u8> = (0..n * 784).map(|i| (i * 37 % 256) as u8).collect();
     let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
-    let data = Dataset::<T>::new(&images, &labels, 784, Normalization { mean: 33.0, std: 78.0 });
-    let cfg = TrainConfig { hidden: hidden.to_vec(), ..TrainConfig::default() };
+    let data = Dataset::<T>::new(
+        &images,
+        &labels,
+        784,
+        Normalization {
+            mean: 33.0,
+            std: 78.0,
+        },
+    );
+    let cfg = TrainConfig {
+        hidden: hidden.to_vec(),
+        ..TrainConfig::default()
+    };
     let mut rng = XoshiroRng::new(1);
-    let mut model = Mlp::<T>::init(&cfg.layer_sizes(785), cfg.activation.into(), InitKind::Normal, &mut rng);
+    let mut model = Mlp::<T>::init(
+        &cfg.layer_sizes(785),
+        cfg.activation.into(),
+        InitKind::Normal,
+        &mut rng,
+    );
     let mut stepper = Stepper::new(&model, 32, 0.1, momentum);
     let batch: Vec<u32> = (0..32).map(|i| i * 7).collect();
     stepper.step(&mut model, &data, &batch); // warm-up: lets OpenBLAS set up its buffers

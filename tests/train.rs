@@ -28,7 +28,13 @@ fn small(precision: Precision) -> TrainConfig {
 }
 
 fn opts() -> RunOptions {
-    RunOptions { data_dir: PathBuf::from("data/mnist"), force: false, quiet: true, blas_core: "test".into(), blas_threads: 1 }
+    RunOptions {
+        data_dir: PathBuf::from("data/mnist"),
+        force: false,
+        quiet: true,
+        blas_core: "test".into(),
+        blas_threads: 1,
+    }
 }
 
 fn read_summary(dir: &Path) -> Summary {
@@ -56,24 +62,65 @@ fn two_epochs_on_2000_images_exceed_85_percent_in_both_precisions() {
 /// checks.csv without its elapsed_s column (wall time is the one thing allowed to differ).
 fn checks_without_time(dir: &Path) -> Vec<Vec<String>> {
     let mut r = csv::Reader::from_path(dir.join("checks.csv")).unwrap();
-    let time = r.headers().unwrap().iter().position(|h| h == "elapsed_s").unwrap();
-    r.records().map(|rec| rec.unwrap().iter().enumerate().filter(|(i, _)| *i != time).map(|(_, v)| v.to_string()).collect()).collect()
+    let time = r
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "elapsed_s")
+        .unwrap();
+    r.records()
+        .map(|rec| {
+            rec.unwrap()
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != time)
+                .map(|(_, v)| v.to_string())
+                .collect()
+        })
+        .collect()
 }
 
 #[test]
 fn same_seed_gives_identical_logs_and_another_seed_does_not() {
     let m = mnist();
-    let cfg = TrainConfig { activation: ActivationKind::Improved, init: InitKind::Normal, momentum: 0.9, lr: 0.02, ..small(Precision::F32) };
+    let cfg = TrainConfig {
+        activation: ActivationKind::Improved,
+        init: InitKind::Normal,
+        momentum: 0.9,
+        lr: 0.02,
+        ..small(Precision::F32)
+    };
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     run_to_dir(&cfg, &m, dirs[0].path(), &opts()).unwrap();
     run_to_dir(&cfg, &m, dirs[1].path(), &opts()).unwrap();
-    run_to_dir(&TrainConfig { seed: 2, ..cfg.clone() }, &m, dirs[2].path(), &opts()).unwrap();
+    run_to_dir(
+        &TrainConfig {
+            seed: 2,
+            ..cfg.clone()
+        },
+        &m,
+        dirs[2].path(),
+        &opts(),
+    )
+    .unwrap();
     let steps = |d: &tempfile::TempDir| std::fs::read(d.path().join("steps.csv")).unwrap();
     assert_eq!(steps(&dirs[0]), steps(&dirs[1]));
-    assert_eq!(checks_without_time(dirs[0].path()), checks_without_time(dirs[1].path()));
+    assert_eq!(
+        checks_without_time(dirs[0].path()),
+        checks_without_time(dirs[1].path())
+    );
     assert_ne!(steps(&dirs[0]), steps(&dirs[2]));
     let (a, b) = (read_summary(dirs[0].path()), read_summary(dirs[1].path()));
-    assert_eq!(Summary { train_wall_s: 0.0, ..a }, Summary { train_wall_s: 0.0, ..b });
+    assert_eq!(
+        Summary {
+            train_wall_s: 0.0,
+            ..a
+        },
+        Summary {
+            train_wall_s: 0.0,
+            ..b
+        }
+    );
 }
 
 #[test]
@@ -81,7 +128,16 @@ fn early_stopping_fires_patience_checks_after_the_best_and_restore_best_works() 
     let m = mnist();
     let splits = split::<f32>(&m, 1000, 500, NormStats::FullTrain).unwrap();
     // lr 3 with sigmoid makes the validation loss bounce, so a patience of 3 ends early.
-    let cfg = TrainConfig { lr: 3.0, patience: 3, epochs: 40, checks_per_epoch: 1, train_size: 1000, val_size: 500, precision: Precision::F32, ..TrainConfig::default() };
+    let cfg = TrainConfig {
+        lr: 3.0,
+        patience: 3,
+        epochs: 40,
+        checks_per_epoch: 1,
+        train_size: 1000,
+        val_size: 500,
+        precision: Precision::F32,
+        ..TrainConfig::default()
+    };
     let out = train::<f32>(&cfg, &splits, &mut NullSink).unwrap();
     let s = out.summary;
     let stop = s.stop_epoch.expect("stops early");
@@ -92,10 +148,22 @@ fn early_stopping_fires_patience_checks_after_the_best_and_restore_best_works() 
     assert_eq!(s.steps, stop * 31 + 1);
     assert!(!s.restored_best);
 
-    let restored = train::<f32>(&TrainConfig { restore_best: true, ..cfg }, &splits, &mut NullSink).unwrap().summary;
+    let restored = train::<f32>(
+        &TrainConfig {
+            restore_best: true,
+            ..cfg
+        },
+        &splits,
+        &mut NullSink,
+    )
+    .unwrap()
+    .summary;
     assert!(restored.restored_best);
     assert_eq!(restored.best_val_loss, s.best_val_loss);
-    assert!((restored.final_val_loss - s.best_val_loss.unwrap()).abs() < 1e-6, "{restored:?}");
+    assert!(
+        (restored.final_val_loss - s.best_val_loss.unwrap()).abs() < 1e-6,
+        "{restored:?}"
+    );
 }
 
 #[test]
@@ -103,26 +171,51 @@ fn a_diverging_run_stops_with_an_error_and_keeps_its_logs() {
     let m = mnist();
     let dir = tempfile::tempdir().unwrap();
     // Weights overflow to inf after the first update, so the next loss is NaN.
-    let cfg = TrainConfig { lr: 1e307, ..small(Precision::F64) };
+    let cfg = TrainConfig {
+        lr: 1e307,
+        ..small(Precision::F64)
+    };
     let err = run_to_dir(&cfg, &m, dir.path(), &opts()).unwrap_err();
     assert!(matches!(err, TrainError::Diverged { .. }), "{err}");
     assert!(err.to_string().contains("diverged"), "{err}");
     assert!(!dir.path().join("summary.json").exists());
     let mut r = csv::Reader::from_path(dir.path().join("steps.csv")).unwrap();
     let rows: Vec<_> = r.records().map(|r| r.unwrap()).collect();
-    assert!(!rows.is_empty() && rows.iter().all(|r| r[2].parse::<f64>().unwrap().is_finite()));
+    assert!(
+        !rows.is_empty()
+            && rows
+                .iter()
+                .all(|r| r[2].parse::<f64>().unwrap().is_finite())
+    );
 }
 
 #[test]
 fn a_finished_run_is_never_overwritten_without_force() {
     let m = mnist();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = TrainConfig { epochs: 1, train_size: 320, val_size: 100, ..TrainConfig::default() };
+    let cfg = TrainConfig {
+        epochs: 1,
+        train_size: 320,
+        val_size: 100,
+        ..TrainConfig::default()
+    };
     let first = run_to_dir(&cfg, &m, dir.path(), &opts()).unwrap();
-    let err = run_to_dir(&TrainConfig { seed: 9, ..cfg.clone() }, &m, dir.path(), &opts()).unwrap_err();
+    let err = run_to_dir(
+        &TrainConfig {
+            seed: 9,
+            ..cfg.clone()
+        },
+        &m,
+        dir.path(),
+        &opts(),
+    )
+    .unwrap_err();
     assert!(matches!(err, TrainError::OutputExists { .. }), "{err}");
     assert_eq!(read_summary(dir.path()), first);
-    let forced = RunOptions { force: true, ..opts() };
+    let forced = RunOptions {
+        force: true,
+        ..opts()
+    };
     let second = run_to_dir(&TrainConfig { seed: 9, ..cfg }, &m, dir.path(), &forced).unwrap();
     assert_eq!(read_summary(dir.path()), second);
 }
@@ -130,14 +223,38 @@ fn a_finished_run_is_never_overwritten_without_force() {
 #[test]
 fn nonsense_hyperparameters_are_rejected_before_training() {
     let bad = [
-        TrainConfig { lr: -0.1, ..TrainConfig::default() },
-        TrainConfig { lr: f64::NAN, ..TrainConfig::default() },
-        TrainConfig { batch_size: 0, ..TrainConfig::default() },
-        TrainConfig { hidden: vec![], ..TrainConfig::default() },
-        TrainConfig { hidden: vec![64, 0], ..TrainConfig::default() },
-        TrainConfig { patience: 0, ..TrainConfig::default() },
-        TrainConfig { momentum: 1.5, ..TrainConfig::default() },
-        TrainConfig { train_size: 10, ..TrainConfig::default() },
+        TrainConfig {
+            lr: -0.1,
+            ..TrainConfig::default()
+        },
+        TrainConfig {
+            lr: f64::NAN,
+            ..TrainConfig::default()
+        },
+        TrainConfig {
+            batch_size: 0,
+            ..TrainConfig::default()
+        },
+        TrainConfig {
+            hidden: vec![],
+            ..TrainConfig::default()
+        },
+        TrainConfig {
+            hidden: vec![64, 0],
+            ..TrainConfig::default()
+        },
+        TrainConfig {
+            patience: 0,
+            ..TrainConfig::default()
+        },
+        TrainConfig {
+            momentum: 1.5,
+            ..TrainConfig::default()
+        },
+        TrainConfig {
+            train_size: 10,
+            ..TrainConfig::default()
+        },
     ];
     for cfg in bad {
         let err = cfg.validate().unwrap_err();
