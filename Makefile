@@ -8,7 +8,7 @@ BIN := target/release/mlp
 FAST_CORE = core=$$($(BIN) info | awk '/best_core_for_cpu/ {print $$2}'); \
 	if [ -z "$$OPENBLAS_CORETYPE" ] && [ "$$core" != none ]; then export OPENBLAS_CORETYPE=$$core; fi
 
-.PHONY: setup build test sweep lint clean
+.PHONY: setup build test sweep reproduce reproduce-check lint clean
 
 ## setup: install the system OpenBLAS if it is missing (idempotent; apt-get as root or via sudo)
 setup:
@@ -34,9 +34,20 @@ lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
-## sweep: the main job; trains the basic model to its early stop for now
+## sweep: the main job; every run of the study (experiments/study.toml) into results/study/,
+## in parallel on all cores; rerunning skips finished runs (SWEEP=file and SWEEP_FLAGS=... to change)
+SWEEP ?= experiments/study.toml
+SWEEP_FLAGS ?=
 sweep: build
-	$(BIN) train --out results/runs/basic --force
+	$(BIN) sweep $(SWEEP) $(SWEEP_FLAGS)
+
+## reproduce: the report's table (results/report/table.md) from the ten report runs
+reproduce: build
+	$(BIN) reproduce --out results/report
+
+## reproduce-check: reproduce, then assert the six task-3 rows match the report
+reproduce-check: reproduce
+	$(FAST_CORE); $(CARGO) test --release --test reproduce -- --ignored
 
 clean:
 	$(CARGO) clean

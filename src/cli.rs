@@ -13,6 +13,7 @@ use mlp::model::Mlp;
 use mlp::output::Summary;
 use mlp::rng::make_rng;
 use mlp::run::{run_name, run_to_dir, RunOptions};
+use mlp::sweep::{collect_runs, write_summaries, RunSpec, RunStatus, Sweep};
 
 #[derive(Parser)]
 #[command(
@@ -40,8 +41,70 @@ enum Command {
     },
     /// The assignment's gradient check (tasks 2a and 4c) on [64] and [64,64], both activations.
     Gradcheck(GradcheckArgs),
+    /// Run a sweep file (TOML) in parallel, resumably; writes results/<sweep>/ and its summaries.
+    Sweep(SweepArgs),
+    /// Regenerate summary.csv / summary.md from run directories (e.g. to merge shards).
+    Report {
+        /// Sweep directories or run directories.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where to write the summaries (default: the first directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run the report's experiments in the reference setting and regenerate its results table.
+    Reproduce(ReproduceArgs),
     /// Print the OpenBLAS core and thread count this program runs with.
     Info,
+}
+
+#[derive(Args)]
+struct SweepArgs {
+    /// The sweep file, e.g. experiments/study.toml.
+    file: PathBuf,
+    /// Output directory (default results/<sweep name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Runs in parallel (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Run only shard I of N (1-based), e.g. 2/3.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<(usize, usize)>,
+    /// Repeat every run over seeds 1..=N (ids get a -s<seed> suffix).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    seeds: Option<u32>,
+    /// Redo finished runs and replace runs of a different config.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args)]
+struct ReproduceArgs {
+    #[arg(long, default_value = "results/report")]
+    out: PathBuf,
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Redo finished runs.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+fn parse_shard(s: &str) -> std::result::Result<(usize, usize), String> {
+    let bad = || format!("expected I/N with 1 <= I <= N, e.g. 2/3; got `{s}`");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if i == 0 || n == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i, n))
 }
 
 #[derive(Args)]
@@ -60,6 +123,10 @@ struct CommonArgs {
 #[derive(Args)]
 #[command(allow_negative_numbers = true)]
 struct TrainArgs {
+    /// Start from a run of the study: basic, iw, is, momentum, is-iw, all, 4a, 4b, 4-64, 4d, 4e
+    /// (other flags override its values).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(mlp::presets::names()))]
+    preset: Option<String>,
     /// Hidden layer sizes, comma separated, e.g. 64 or 60,60.
     #[arg(long, value_delimiter = ',')]
     hidden: Option<Vec<usize>>,
@@ -136,6 +203,9 @@ impl TrainArgs {
     /// The defaults with every given flag applied.
     fn config(&self) -> TrainConfig {
         let mut c = TrainConfig::default();
+        if let Some(p) = self.preset.as_deref().and_then(mlp::presets::find) {
+            p.apply(&mut c);
+        }
         macro_rules! set {
             ($($field:ident),*) => { $(if let Some(v) = self.$field.clone() { c.$field = v; })* };
         }
@@ -218,6 +288,22 @@ pub fn execute(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Gradcheck(args) => gradcheck(args),
+        Command::Sweep(args) => sweep(args),
+        Command::Report { dirs, out } => {
+            let runs = collect_runs(&dirs);
+            if runs.is_empty() {
+                bail!("no finished runs (directories with summary.json) under {dirs:?}");
+            }
+            let out = out.unwrap_or_else(|| dirs[0].clone());
+            write_summaries(&runs, &out)?;
+            println!(
+                "{} runs -> {}",
+                runs.len(),
+                out.join("summary.md").display()
+            );
+            Ok(())
+        }
+        Command::Reproduce(args) => reproduce(args),
         Command::Info => {
             let (core, threads) = mlp::blas_setup::configure(1);
             println!("openblas_core {core}\nopenblas_threads {threads}");
@@ -304,6 +390,125 @@ fn gradcheck(args: GradcheckArgs) -> Result<()> {
     }
     if failed {
         bail!("gradient check failed: backprop disagrees with central differences");
+    }
+    Ok(())
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Runs `runs` with a bar of finished runs and one line per finished run on stderr.
+fn run_all(
+    runs: &[RunSpec],
+    out: &Path,
+    jobs: usize,
+    force: bool,
+    common: &CommonArgs,
+) -> Result<Vec<RunStatus>> {
+    let (blas_core, blas_threads) = setup_blas(common);
+    let dir = data_dir(&common.data_dir);
+    let mnist = load(&dir)?;
+    let opts = RunOptions {
+        data_dir: dir,
+        force,
+        quiet: true,
+        blas_core,
+        blas_threads,
+    };
+    let target = if common.quiet {
+        indicatif::ProgressDrawTarget::hidden()
+    } else {
+        indicatif::ProgressDrawTarget::stderr()
+    };
+    let bar = indicatif::ProgressBar::with_draw_target(Some(runs.len() as u64), target);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} runs {elapsed_precise}")
+            .expect("static template"),
+    );
+    let quiet = common.quiet;
+    let on_done = |r: &RunSpec, status: &RunStatus| {
+        bar.inc(1);
+        let line = match status {
+            RunStatus::Done(s) => format!(
+                "done    {}: stop epoch {}, val loss {:.4}, val acc {:.4}, {:.1} s",
+                r.id,
+                s.stop_epoch.map_or("-".into(), |e| e.to_string()),
+                s.final_val_loss,
+                s.final_val_acc,
+                s.train_wall_s
+            ),
+            RunStatus::Skipped(_) => format!("skipped {}: already finished", r.id),
+            RunStatus::Failed(e) => format!("FAILED  {}: {e}", r.id),
+        };
+        if !quiet {
+            bar.suspend(|| eprintln!("{line}"));
+        }
+    };
+    let statuses = mlp::sweep::execute(runs, &mnist, out, jobs, &opts, &on_done)?;
+    bar.finish_and_clear();
+    Ok(statuses)
+}
+
+fn failures(runs: &[RunSpec], statuses: &[RunStatus]) -> Vec<String> {
+    runs.iter()
+        .zip(statuses)
+        .filter_map(|(r, s)| matches!(s, RunStatus::Failed(_)).then(|| r.id.clone()))
+        .collect()
+}
+
+fn sweep(args: SweepArgs) -> Result<()> {
+    let mut sweep = Sweep::load(&args.file).map_err(|e| ConfigError {
+        key: "sweep file",
+        value: e.file.display().to_string(),
+        reason: e.message,
+    })?;
+    if let Some(n) = args.seeds {
+        sweep = sweep.with_seeds(n as usize);
+    }
+    if let Some((i, n)) = args.shard {
+        sweep = sweep.shard(i, n);
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results").join(&sweep.name));
+    let jobs = args.jobs.unwrap_or_else(default_jobs);
+    let statuses = run_all(&sweep.runs, &out, jobs, args.force, &args.common)?;
+    let runs = collect_runs(std::slice::from_ref(&out));
+    write_summaries(&runs, &out)?;
+    println!("{}", mlp::sweep::summary_markdown(&runs));
+    println!(
+        "summaries: {} and {}",
+        out.join("summary.csv").display(),
+        out.join("summary.md").display()
+    );
+    let failed = failures(&sweep.runs, &statuses);
+    if !failed.is_empty() {
+        bail!("{} run(s) failed: {}", failed.len(), failed.join(", "));
+    }
+    Ok(())
+}
+
+fn reproduce(args: ReproduceArgs) -> Result<()> {
+    let runs = mlp::reproduce::runs();
+    let start = std::time::Instant::now();
+    let statuses = run_all(
+        &runs,
+        &args.out,
+        args.jobs.unwrap_or_else(default_jobs),
+        args.force,
+        &args.common,
+    )?;
+    let wall = start.elapsed().as_secs_f64();
+    let finished = collect_runs(std::slice::from_ref(&args.out));
+    let rows = mlp::reproduce::table_rows(&finished);
+    mlp::reproduce::write_table(&rows, &args.out, wall)?;
+    write_summaries(&finished, &args.out)?;
+    print!("{}", std::fs::read_to_string(args.out.join("table.md"))?);
+    let failed = failures(&runs, &statuses);
+    if !failed.is_empty() {
+        bail!("{} run(s) failed: {}", failed.len(), failed.join(", "));
     }
     Ok(())
 }

@@ -90,6 +90,8 @@ pub enum TrainError {
     },
     #[error("{path} already holds a run; pass --force to replace it or choose another --out")]
     OutputExists { path: PathBuf },
+    #[error("{path} already holds a run with a different configuration under the same id; refusing to overwrite it (use --force, or another --out)")]
+    Conflict { path: PathBuf },
     #[error("writing {path}: {source}")]
     Output {
         path: PathBuf,
