@@ -453,7 +453,8 @@ fn run_all(
 fn failures(runs: &[RunSpec], statuses: &[RunStatus]) -> Vec<String> {
     runs.iter()
         .zip(statuses)
-        .filter_map(|(r, s)| matches!(s, RunStatus::Failed(_)).then(|| r.id.clone()))
+        .filter(|(_, s)| matches!(s, RunStatus::Failed(_)))
+        .map(|(r, _)| r.id.clone())
         .collect()
 }
 
