@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use mlp::config::{parameter_count, ActivationKind, InitKind, Precision, RngKind, TrainConfig};
+use mlp::config::{parameter_count, ActivationKind, FirstLayer, InitKind, Precision, RngKind, TrainConfig};
 use mlp::data::{self, Mnist, NormStats};
 use mlp::error::{ConfigError, TrainError};
 use mlp::gradcheck::gradient_check;
@@ -14,13 +14,10 @@ use mlp::output::Summary;
 use mlp::rng::make_rng;
 use mlp::run::{run_name, run_to_dir, RunOptions};
 use mlp::sweep::{collect_runs, write_summaries, RunSpec, RunStatus, Sweep};
+use mlp::workloads::Workload;
 
 #[derive(Parser)]
-#[command(
-    name = "mlp",
-    version,
-    about = "Fast, faithful MLP trainer for the MNIST 'tricks of the trade' experiments"
-)]
+#[command(name = "mlp", version, about = "Fast, faithful MLP trainer for the MNIST 'tricks of the trade' experiments")]
 pub struct Cli {
     #[command(subcommand)]
     cmd: Command,
@@ -54,8 +51,25 @@ enum Command {
     },
     /// Run the report's experiments in the reference setting and regenerate its results table.
     Reproduce(ReproduceArgs),
+    /// Time a throughput workload (W1-W4, see `mlp::workloads`); prints JSON with every repetition.
+    Throughput(ThroughputArgs),
     /// Print the OpenBLAS core and thread count this program runs with.
     Info,
+}
+
+#[derive(Args)]
+struct ThroughputArgs {
+    #[arg(long, value_enum)]
+    workload: Workload,
+    #[arg(long, value_enum, default_value = "f32")]
+    precision: Precision,
+    #[arg(long, value_enum, default_value = "sparse")]
+    first_layer: FirstLayer,
+    /// Timed repetitions (after one untimed warm-up).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    reps: u32,
+    #[command(flatten)]
+    common: CommonArgs,
 }
 
 #[derive(Args)]
@@ -97,10 +111,7 @@ struct ReproduceArgs {
 fn parse_shard(s: &str) -> std::result::Result<(usize, usize), String> {
     let bad = || format!("expected I/N with 1 <= I <= N, e.g. 2/3; got `{s}`");
     let (i, n) = s.split_once('/').ok_or_else(bad)?;
-    let (i, n): (usize, usize) = (
-        i.trim().parse().map_err(|_| bad())?,
-        n.trim().parse().map_err(|_| bad())?,
-    );
+    let (i, n): (usize, usize) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
     if i == 0 || n == 0 || i > n {
         return Err(bad());
     }
@@ -175,6 +186,9 @@ struct TrainArgs {
     /// Images the normalisation mean/std come from.
     #[arg(long, value_enum)]
     norm_stats: Option<NormStats>,
+    /// First-layer computation: sparse raw pixels (fast) or dense GEMM (reference).
+    #[arg(long, value_enum)]
+    first_layer: Option<FirstLayer>,
     /// Run directory (default results/runs/<name derived from the config>).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -296,21 +310,15 @@ pub fn execute(cli: Cli) -> Result<()> {
             }
             let out = out.unwrap_or_else(|| dirs[0].clone());
             write_summaries(&runs, &out)?;
-            println!(
-                "{} runs -> {}",
-                runs.len(),
-                out.join("summary.md").display()
-            );
+            println!("{} runs -> {}", runs.len(), out.join("summary.md").display());
             Ok(())
         }
         Command::Reproduce(args) => reproduce(args),
+        Command::Throughput(args) => throughput(args),
         Command::Info => {
             let (core, threads) = mlp::blas_setup::configure(1);
             println!("openblas_core {core}\nopenblas_threads {threads}");
-            println!(
-                "best_core_for_cpu {}",
-                mlp::blas_setup::better_core().unwrap_or("none")
-            );
+            println!("best_core_for_cpu {}", mlp::blas_setup::better_core().unwrap_or("none"));
             Ok(())
         }
     }
@@ -322,52 +330,28 @@ fn train(args: TrainArgs) -> Result<()> {
     let (blas_core, blas_threads) = setup_blas(&args.common);
     let dir = data_dir(&args.common.data_dir);
     let mnist = load(&dir)?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("results/runs").join(run_name(&cfg)));
-    let opts = RunOptions {
-        data_dir: dir,
-        force: args.force,
-        quiet: args.common.quiet,
-        blas_core,
-        blas_threads,
-    };
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results/runs").join(run_name(&cfg)));
+    let opts = RunOptions { data_dir: dir, force: args.force, quiet: args.common.quiet, blas_core, blas_threads };
     let summary = run_to_dir(&cfg, &mnist, &out, &opts)?;
     print_summary(&summary, &out);
     Ok(())
 }
 
 fn print_summary(s: &Summary, out: &Path) {
-    let stop = s
-        .stop_epoch
-        .map_or("never (ran all epochs)".to_string(), |e| {
-            format!("epoch {e}")
-        });
+    let stop = s.stop_epoch.map_or("never (ran all epochs)".to_string(), |e| format!("epoch {e}"));
     println!("early stop:  {stop}, {} steps", s.steps);
     if let (Some(step), Some(loss)) = (s.best_step, s.best_val_loss) {
         println!("best check:  step {step}, val loss {loss:.6}");
     }
-    println!(
-        "final train: loss {:.6}, accuracy {:.4}",
-        s.final_train_loss, s.final_train_acc
-    );
-    println!(
-        "final val:   loss {:.6}, accuracy {:.4}",
-        s.final_val_loss, s.final_val_acc
-    );
+    println!("final train: loss {:.6}, accuracy {:.4}", s.final_train_loss, s.final_train_acc);
+    println!("final val:   loss {:.6}, accuracy {:.4}", s.final_val_loss, s.final_val_acc);
     println!("train time:  {:.2} s", s.train_wall_s);
     println!("written to:  {}", out.display());
 }
 
 fn gradcheck(args: GradcheckArgs) -> Result<()> {
     if args.images == 0 || args.stride == 0 {
-        return Err(ConfigError {
-            key: "images/stride",
-            value: "0".into(),
-            reason: "must be at least 1".into(),
-        }
-        .into());
+        return Err(ConfigError { key: "images/stride", value: "0".into(), reason: "must be at least 1".into() }.into());
     }
     setup_blas(&args.common);
     let mnist = load(&data_dir(&args.common.data_dir))?;
@@ -399,28 +383,13 @@ fn default_jobs() -> usize {
 }
 
 /// Runs `runs` with a bar of finished runs and one line per finished run on stderr.
-fn run_all(
-    runs: &[RunSpec],
-    out: &Path,
-    jobs: usize,
-    force: bool,
-    common: &CommonArgs,
-) -> Result<Vec<RunStatus>> {
+fn run_all(runs: &[RunSpec], out: &Path, jobs: usize, force: bool, common: &CommonArgs) -> Result<Vec<RunStatus>> {
     let (blas_core, blas_threads) = setup_blas(common);
     let dir = data_dir(&common.data_dir);
     let mnist = load(&dir)?;
-    let opts = RunOptions {
-        data_dir: dir,
-        force,
-        quiet: true,
-        blas_core,
-        blas_threads,
-    };
-    let target = if common.quiet {
-        indicatif::ProgressDrawTarget::hidden()
-    } else {
-        indicatif::ProgressDrawTarget::stderr()
-    };
+    let opts = RunOptions { data_dir: dir, force, quiet: true, blas_core, blas_threads };
+    let target =
+        if common.quiet { indicatif::ProgressDrawTarget::hidden() } else { indicatif::ProgressDrawTarget::stderr() };
     let bar = indicatif::ProgressBar::with_draw_target(Some(runs.len() as u64), target);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} runs {elapsed_precise}")
@@ -451,11 +420,7 @@ fn run_all(
 }
 
 fn failures(runs: &[RunSpec], statuses: &[RunStatus]) -> Vec<String> {
-    runs.iter()
-        .zip(statuses)
-        .filter(|(_, s)| matches!(s, RunStatus::Failed(_)))
-        .map(|(r, _)| r.id.clone())
-        .collect()
+    runs.iter().zip(statuses).filter(|(_, s)| matches!(s, RunStatus::Failed(_))).map(|(r, _)| r.id.clone()).collect()
 }
 
 fn sweep(args: SweepArgs) -> Result<()> {
@@ -470,20 +435,13 @@ fn sweep(args: SweepArgs) -> Result<()> {
     if let Some((i, n)) = args.shard {
         sweep = sweep.shard(i, n);
     }
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("results").join(&sweep.name));
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&sweep.name));
     let jobs = args.jobs.unwrap_or_else(default_jobs);
     let statuses = run_all(&sweep.runs, &out, jobs, args.force, &args.common)?;
     let runs = collect_runs(std::slice::from_ref(&out));
     write_summaries(&runs, &out)?;
     println!("{}", mlp::sweep::summary_markdown(&runs));
-    println!(
-        "summaries: {} and {}",
-        out.join("summary.csv").display(),
-        out.join("summary.md").display()
-    );
+    println!("summaries: {} and {}", out.join("summary.csv").display(), out.join("summary.md").display());
     let failed = failures(&sweep.runs, &statuses);
     if !failed.is_empty() {
         bail!("{} run(s) failed: {}", failed.len(), failed.join(", "));
@@ -494,13 +452,7 @@ fn sweep(args: SweepArgs) -> Result<()> {
 fn reproduce(args: ReproduceArgs) -> Result<()> {
     let runs = mlp::reproduce::runs();
     let start = std::time::Instant::now();
-    let statuses = run_all(
-        &runs,
-        &args.out,
-        args.jobs.unwrap_or_else(default_jobs),
-        args.force,
-        &args.common,
-    )?;
+    let statuses = run_all(&runs, &args.out, args.jobs.unwrap_or_else(default_jobs), args.force, &args.common)?;
     let wall = start.elapsed().as_secs_f64();
     let finished = collect_runs(std::slice::from_ref(&args.out));
     let rows = mlp::reproduce::table_rows(&finished);
@@ -512,4 +464,35 @@ fn reproduce(args: ReproduceArgs) -> Result<()> {
         bail!("{} run(s) failed: {}", failed.len(), failed.join(", "));
     }
     Ok(())
+}
+
+fn throughput(args: ThroughputArgs) -> Result<()> {
+    let (core, threads) = setup_blas(&args.common);
+    let mnist = load(&data_dir(&args.common.data_dir))?;
+    let seconds = match args.precision {
+        Precision::F32 => time_workload::<f32>(&args, &mnist)?,
+        Precision::F64 => time_workload::<f64>(&args, &mnist)?,
+    };
+    let mut sorted = seconds.clone();
+    sorted.sort_by(f64::total_cmp);
+    let report = serde_json::json!({
+        "workload": args.workload,
+        "precision": args.precision,
+        "first_layer": args.first_layer,
+        "blas_core": core,
+        "blas_threads": threads,
+        "seconds": seconds,
+        "median_s": sorted[sorted.len() / 2],
+        "min_s": sorted[0],
+        "max_s": sorted[sorted.len() - 1],
+    });
+    println!("{report}");
+    Ok(())
+}
+
+fn time_workload<T: kernels::Scalar>(args: &ThroughputArgs, mnist: &Mnist) -> Result<Vec<f64>> {
+    let splits = mlp::workloads::splits::<T>(mnist)?;
+    let once = || mlp::workloads::run_once(args.workload, &splits, args.precision, args.first_layer);
+    once()?;
+    (0..args.reps).map(|_| Ok(once()?)).collect()
 }

@@ -54,6 +54,16 @@ pub enum RngKind {
     Numpy,
 }
 
+/// How the first layer is computed; both give the same results up to float rounding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum FirstLayer {
+    /// Dense OpenBLAS GEMM on the normalised images (the reference path).
+    Dense,
+    /// Only the non-zero raw pixels plus a rank-one correction (several times faster).
+    Sparse,
+}
+
 /// Every knob of a run. Defaults are the 2021 basic model (task 2c).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -83,6 +93,7 @@ pub struct TrainConfig {
     pub train_size: usize,
     pub val_size: usize,
     pub norm_stats: NormStats,
+    pub first_layer: FirstLayer,
 }
 
 impl Default for TrainConfig {
@@ -106,16 +117,13 @@ impl Default for TrainConfig {
             train_size: 20000,
             val_size: 10000,
             norm_stats: NormStats::FullTrain,
+            first_layer: FirstLayer::Sparse,
         }
     }
 }
 
 fn invalid(key: &'static str, value: impl ToString, reason: &str) -> ConfigError {
-    ConfigError {
-        key,
-        value: value.to_string(),
-        reason: reason.into(),
-    }
+    ConfigError { key, value: value.to_string(), reason: reason.into() }
 }
 
 impl TrainConfig {
@@ -123,32 +131,16 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let hidden = || format!("{:?}", self.hidden);
         if self.hidden.is_empty() {
-            return Err(invalid(
-                "hidden",
-                hidden(),
-                "give at least one hidden layer size, e.g. 64 or 60,60",
-            ));
+            return Err(invalid("hidden", hidden(), "give at least one hidden layer size, e.g. 64 or 60,60"));
         }
         if self.hidden.contains(&0) {
-            return Err(invalid(
-                "hidden",
-                hidden(),
-                "layer sizes must be at least 1",
-            ));
+            return Err(invalid("hidden", hidden(), "layer sizes must be at least 1"));
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(invalid(
-                "lr",
-                self.lr,
-                "the learning rate must be a positive finite number",
-            ));
+            return Err(invalid("lr", self.lr, "the learning rate must be a positive finite number"));
         }
         if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
-            return Err(invalid(
-                "momentum",
-                self.momentum,
-                "gamma must be in [0, 1) (0 disables momentum)",
-            ));
+            return Err(invalid("momentum", self.momentum, "gamma must be in [0, 1) (0 disables momentum)"));
         }
         if self.batch_size == 0 {
             return Err(invalid("batch_size", 0, "must be at least 1"));
@@ -157,18 +149,10 @@ impl TrainConfig {
             return Err(invalid("epochs", 0, "must be at least 1"));
         }
         if self.patience == 0 {
-            return Err(invalid(
-                "patience",
-                0,
-                "must be at least 1 (use early_stopping = false to disable)",
-            ));
+            return Err(invalid("patience", 0, "must be at least 1 (use early_stopping = false to disable)"));
         }
         if self.rng == RngKind::Numpy && self.seed > u32::MAX as u64 {
-            return Err(invalid(
-                "seed",
-                self.seed,
-                "numpy seeds are 32-bit (0..=4294967295)",
-            ));
+            return Err(invalid("seed", self.seed, "numpy seeds are 32-bit (0..=4294967295)"));
         }
         if self.checks_per_epoch == 0 {
             return Err(invalid("checks_per_epoch", 0, "must be at least 1"));
@@ -181,11 +165,7 @@ impl TrainConfig {
             ));
         }
         if self.val_size == 0 && self.validation {
-            return Err(invalid(
-                "val_size",
-                0,
-                "validation needs at least one image (or disable validation)",
-            ));
+            return Err(invalid("val_size", 0, "validation needs at least one image (or disable validation)"));
         }
         Ok(())
     }
@@ -211,16 +191,10 @@ pub const CLASSES: usize = 10;
 /// Parameters of an MLP with `inputs` inputs (the bias column included): the sum of the weight
 /// matrix sizes, since the only bias is the input's ones column.
 pub fn parameter_count(inputs: usize, hidden: &[usize]) -> usize {
-    layer_sizes(inputs, hidden)
-        .windows(2)
-        .map(|w| w[0] * w[1])
-        .sum()
+    layer_sizes(inputs, hidden).windows(2).map(|w| w[0] * w[1]).sum()
 }
 
 /// Layer widths from input to output: [inputs, hidden..., 10].
 pub fn layer_sizes(inputs: usize, hidden: &[usize]) -> Vec<usize> {
-    std::iter::once(inputs)
-        .chain(hidden.iter().copied())
-        .chain([CLASSES])
-        .collect()
+    std::iter::once(inputs).chain(hidden.iter().copied()).chain([CLASSES]).collect()
 }

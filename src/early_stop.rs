@@ -22,12 +22,7 @@ pub struct EarlyStopping {
 
 impl EarlyStopping {
     pub fn new(patience: usize) -> Self {
-        Self {
-            patience,
-            lowest: f64::INFINITY,
-            since_lowest: 0,
-            best_step: None,
-        }
+        Self { patience, lowest: f64::INFINITY, since_lowest: 0, best_step: None }
     }
 
     /// Records the validation loss of the check made after `step`.
@@ -60,9 +55,10 @@ mod tests {
     /// index and the 0-based epoch at which training stops.
     fn run(losses: &[f64], patience: usize) -> Option<(usize, usize)> {
         let mut es = EarlyStopping::new(patience);
-        losses.iter().enumerate().find_map(|(check, &l)| {
-            (es.observe(check, l) == Verdict::Stop).then_some((check, check / 5))
-        })
+        losses
+            .iter()
+            .enumerate()
+            .find_map(|(check, &l)| (es.observe(check, l) == Verdict::Stop).then_some((check, check / 5)))
     }
 
     #[test]

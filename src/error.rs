@@ -6,61 +6,23 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     #[error("cannot read {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: not a valid gzip stream ({source})")]
-    Gzip {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Gzip { path: PathBuf, source: std::io::Error },
     #[error("{path}: file is {found} bytes, too short for an IDX header of {expected} bytes")]
-    ShortHeader {
-        path: PathBuf,
-        expected: usize,
-        found: usize,
-    },
+    ShortHeader { path: PathBuf, expected: usize, found: usize },
     #[error("{path}: bad magic number {found} (expected {expected}, the IDX {kind} magic)")]
-    BadMagic {
-        path: PathBuf,
-        kind: &'static str,
-        expected: u32,
-        found: u32,
-    },
+    BadMagic { path: PathBuf, kind: &'static str, expected: u32, found: u32 },
     #[error("{path}: header promises {expected} data bytes but the file holds {found}{}", if found < expected { " (truncated)" } else { " (trailing bytes)" })]
-    Length {
-        path: PathBuf,
-        expected: usize,
-        found: usize,
-    },
+    Length { path: PathBuf, expected: usize, found: usize },
     #[error("{path}: label {label} at index {index} is out of range (expected 0..=9)")]
-    LabelOutOfRange {
-        path: PathBuf,
-        index: usize,
-        label: u8,
-    },
+    LabelOutOfRange { path: PathBuf, index: usize, label: u8 },
     #[error("{images} holds {n_images} images but {labels} holds {n_labels} labels")]
-    CountMismatch {
-        images: PathBuf,
-        n_images: usize,
-        labels: PathBuf,
-        n_labels: usize,
-    },
+    CountMismatch { images: PathBuf, n_images: usize, labels: PathBuf, n_labels: usize },
     #[error("{images} has {found} pixels per image but {other} has {expected}")]
-    ShapeMismatch {
-        images: PathBuf,
-        found: usize,
-        other: PathBuf,
-        expected: usize,
-    },
+    ShapeMismatch { images: PathBuf, found: usize, other: PathBuf, expected: usize },
     #[error("requested {requested} {what} images but {path} holds only {available}")]
-    TooFew {
-        path: PathBuf,
-        what: &'static str,
-        requested: usize,
-        available: usize,
-    },
+    TooFew { path: PathBuf, what: &'static str, requested: usize, available: usize },
     #[error("no {name} (or {name}.gz) in {dir}")]
     Missing { dir: PathBuf, name: &'static str },
 }
@@ -82,21 +44,13 @@ pub enum TrainError {
     #[error(transparent)]
     Data(#[from] DataError),
     #[error("training diverged: {what} is {value} at step {step} (epoch {epoch}); lower the learning rate. The logs written so far are kept")]
-    Diverged {
-        what: &'static str,
-        value: f64,
-        step: usize,
-        epoch: usize,
-    },
+    Diverged { what: &'static str, value: f64, step: usize, epoch: usize },
     #[error("{path} already holds a run; pass --force to replace it or choose another --out")]
     OutputExists { path: PathBuf },
     #[error("{path} already holds a run with a different configuration under the same id; refusing to overwrite it (use --force, or another --out)")]
     Conflict { path: PathBuf },
     #[error("writing {path}: {source}")]
-    Output {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Output { path: PathBuf, source: std::io::Error },
     #[error("writing {path}: {source}")]
     Csv { path: PathBuf, source: csv::Error },
 }

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use crate::data::Dataset;
-use crate::model::{Mlp, Workspace};
+use crate::model::{Input, Mlp, Workspace};
 
 /// Worst disagreement found.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,32 +27,23 @@ impl GradcheckReport {
 
 fn mean_loss(model: &Mlp<f64>, ws: &mut Workspace<f64>, data: &Dataset<f64>) -> f64 {
     let x = data.x.as_slice().expect("contiguous");
-    model.forward(ws, x, &data.labels) / data.len() as f64
+    model.forward(ws, &Input::Dense(x), &data.labels) / data.len() as f64
 }
 
 /// Compares backprop's gradient with central differences for every `stride`-th weight of every
 /// layer (stride 1 checks them all), in parallel over weights.
-pub fn gradient_check(
-    model: &Mlp<f64>,
-    data: &Dataset<f64>,
-    eps: f64,
-    stride: usize,
-) -> GradcheckReport {
+pub fn gradient_check(model: &Mlp<f64>, data: &Dataset<f64>, eps: f64, stride: usize) -> GradcheckReport {
     let n = data.len();
     let mut ws = Workspace::new(&model.sizes, n);
     let x = data.x.as_slice().expect("contiguous");
-    model.forward(&mut ws, x, &data.labels);
-    model.backward(&mut ws, x, &data.labels);
+    model.forward(&mut ws, &Input::Dense(x), &data.labels);
+    model.backward(&mut ws, &Input::Dense(x), &data.labels);
     let grads = ws.grads;
 
     // rayon runs one weight per worker: one OpenBLAS thread each, never oversubscribed.
     kernels::blas::set_threads(1);
     let targets: Vec<(usize, usize)> = (0..model.layers())
-        .flat_map(|l| {
-            (0..model.weights[l].len())
-                .step_by(stride.max(1))
-                .map(move |e| (l, e))
-        })
+        .flat_map(|l| (0..model.weights[l].len()).step_by(stride.max(1)).map(move |e| (l, e)))
         .collect();
     let diffs: Vec<(f64, usize, usize, f64)> = targets
         .par_iter()
@@ -71,10 +62,8 @@ pub fn gradient_check(
             },
         )
         .collect();
-    let &(max_abs_diff, l, e, worst_approx) = diffs
-        .iter()
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .expect("a model has weights");
+    let &(max_abs_diff, l, e, worst_approx) =
+        diffs.iter().max_by(|a, b| a.0.total_cmp(&b.0)).expect("a model has weights");
     let cols = model.weights[l].ncols();
     GradcheckReport {
         checked: diffs.len(),

@@ -19,3 +19,4 @@ pub mod rng;
 pub mod run;
 pub mod sweep;
 pub mod train;
+pub mod workloads;

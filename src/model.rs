@@ -4,13 +4,32 @@
 //! Layer l maps width `C = sizes[l]` to `OC = sizes[l+1]` with W_l stored (C, OC); hidden layers use
 //! the configured activation, the last layer softmax. The only bias is the input's ones column.
 
-use ndarray::Array2;
+use std::ops::Range;
 
-use crate::config::{InitKind, CLASSES};
-use crate::data::Dataset;
+use ndarray::Array2;
+use rayon::prelude::*;
+
+use crate::config::{FirstLayer, InitKind, CLASSES};
+use crate::data::{Dataset, SparsePixels};
 use crate::rng::RunRng;
 use kernels::layers::{self, Activation};
-use kernels::Scalar;
+use kernels::{sparse, Scalar};
+
+/// The rows a forward pass reads.
+#[derive(Clone)]
+pub enum Input<'a, T> {
+    /// Dense normalised rows (B, C), bias column included.
+    Dense(&'a [T]),
+    /// The rows `rows` of a data set's sparse raw pixels.
+    Sparse { pixels: &'a SparsePixels<T>, rows: Rows<'a> },
+}
+
+/// Which rows of a data set.
+#[derive(Clone)]
+pub enum Rows<'a> {
+    Batch(&'a [u32]),
+    Range(Range<usize>),
+}
 
 #[derive(Debug, Clone)]
 pub struct Mlp<T> {
@@ -19,17 +38,14 @@ pub struct Mlp<T> {
     /// W_l with shape `(sizes[l], sizes[l+1])`.
     pub weights: Vec<Array2<T>>,
     pub activation: Activation,
+    /// How the first layer is computed in training and evaluation.
+    pub first_layer: FirstLayer,
 }
 
 impl<T: Scalar> Mlp<T> {
     /// Draws every layer's weights in layer order, each in row-major order: uniform(-1, 1) or
     /// normal(0, 1/sqrt(fan_in)), drawn in f64 and rounded to T.
-    pub fn init(
-        sizes: &[usize],
-        activation: Activation,
-        init: InitKind,
-        rng: &mut dyn RunRng,
-    ) -> Self {
+    pub fn init(sizes: &[usize], activation: Activation, init: InitKind, rng: &mut dyn RunRng) -> Self {
         let weights = sizes
             .windows(2)
             .map(|w| {
@@ -39,18 +55,11 @@ impl<T: Scalar> Mlp<T> {
                     InitKind::Uniform => rng.fill_uniform(&mut draws, -1.0, 1.0),
                     InitKind::Normal => rng.fill_normal(&mut draws, 1.0 / (fan_in as f64).sqrt()),
                 }
-                Array2::from_shape_vec(
-                    (fan_in, fan_out),
-                    draws.into_iter().map(T::from_f64).collect(),
-                )
-                .expect("shape matches the number of draws")
+                Array2::from_shape_vec((fan_in, fan_out), draws.into_iter().map(T::from_f64).collect())
+                    .expect("shape matches the number of draws")
             })
             .collect();
-        Self {
-            sizes: sizes.to_vec(),
-            weights,
-            activation,
-        }
+        Self { sizes: sizes.to_vec(), weights, activation, first_layer: FirstLayer::Dense }
     }
 
     pub fn layers(&self) -> usize {
@@ -61,15 +70,37 @@ impl<T: Scalar> Mlp<T> {
         self.weights[l].as_slice().expect("weights are contiguous")
     }
 
-    /// Forward pass on one batch: x `(B, sizes[0])`, labels (B). Stores what backward needs in `ws`
-    /// and returns the SUM of the cross entropy over the rows.
-    pub fn forward(&self, ws: &mut Workspace<T>, x: &[T], labels: &[u8]) -> f64 {
+    /// First layer: out (R, OC) from the input rows, dense GEMM or sparse pixels.
+    fn first_layer_forward(&self, out: &mut [T], offset: &mut [T], input: &Input<T>, r: usize) {
+        let (c, oc) = (self.sizes[0], self.sizes[1]);
+        match input {
+            Input::Dense(x) => layers::linear_forward(out, x, self.w(0), r, c, oc),
+            Input::Sparse { pixels, rows } => {
+                sparse::first_layer_offset(offset, self.w(0), c, oc, pixels.shift);
+                let csr = pixels.csr();
+                let w = self.w(0);
+                match rows {
+                    Rows::Batch(ix) => {
+                        sparse::sparse_linear_forward(out, &csr, ix.iter().map(|&i| i as usize), w, offset, oc)
+                    }
+                    Rows::Range(range) => sparse::sparse_linear_forward(out, &csr, range.clone(), w, offset, oc),
+                }
+            }
+        }
+    }
+
+    /// Forward pass on one batch of B rows, labels (B). Stores what backward needs in `ws` and
+    /// returns the SUM of the cross entropy over the rows.
+    pub fn forward(&self, ws: &mut Workspace<T>, input: &Input<T>, labels: &[u8]) -> f64 {
         let b = ws.b;
         let last = self.layers() - 1;
         for l in 0..=last {
             let (c, oc) = (self.sizes[l], self.sizes[l + 1]);
-            let inp = if l == 0 { x } else { &ws.a[l - 1] };
-            layers::linear_forward(&mut ws.z[l], inp, self.w(l), b, c, oc);
+            if l == 0 {
+                self.first_layer_forward(&mut ws.z[0], &mut ws.offset, input, b);
+            } else {
+                layers::linear_forward(&mut ws.z[l], &ws.a[l - 1], self.w(l), b, c, oc);
+            }
             if l < last {
                 layers::activation_forward(self.activation, &mut ws.a[l], &ws.z[l]);
             }
@@ -79,58 +110,72 @@ impl<T: Scalar> Mlp<T> {
 
     /// Backward pass after [`Mlp::forward`] on the same batch: fills `ws.grads` with the batch-mean
     /// gradient of the cross entropy for every layer.
-    pub fn backward(&self, ws: &mut Workspace<T>, x: &[T], labels: &[u8]) {
+    pub fn backward(&self, ws: &mut Workspace<T>, input: &Input<T>, labels: &[u8]) {
         let b = ws.b;
         let last = self.layers() - 1;
         layers::softmax_crossentropy_backward(&mut ws.d[last], &ws.probs, labels, CLASSES);
-        for l in (0..=last).rev() {
+        for l in (1..=last).rev() {
             let (c, oc) = (self.sizes[l], self.sizes[l + 1]);
             let (below, here) = ws.d.split_at_mut(l);
-            let inp = if l == 0 { x } else { &ws.a[l - 1] };
             let dinp = below.last_mut().map(|d| d.as_mut_slice());
-            layers::linear_backward(dinp, &mut ws.grads[l], &here[0], inp, self.w(l), b, c, oc);
-            if l > 0 {
-                layers::activation_backward(
-                    self.activation,
-                    &mut ws.d[l - 1],
-                    &ws.z[l - 1],
-                    &ws.a[l - 1],
-                );
+            layers::linear_backward(dinp, &mut ws.grads[l], &here[0], &ws.a[l - 1], self.w(l), b, c, oc);
+            layers::activation_backward(self.activation, &mut ws.d[l - 1], &ws.z[l - 1], &ws.a[l - 1]);
+        }
+        // The first layer needs only its weight gradient.
+        let (c, oc) = (self.sizes[0], self.sizes[1]);
+        let (grads, d) = (&mut ws.grads[0], &ws.d[0]);
+        match input {
+            Input::Dense(x) => layers::linear_backward(None, grads, d, x, self.w(0), b, c, oc),
+            Input::Sparse { pixels, rows } => {
+                let (csr, shift) = (pixels.csr(), pixels.shift);
+                match rows {
+                    Rows::Batch(ix) => {
+                        let ix = ix.iter().map(|&i| i as usize);
+                        sparse::sparse_linear_backward_weights(grads, &csr, ix, d, c, oc, shift)
+                    }
+                    Rows::Range(r) => sparse::sparse_linear_backward_weights(grads, &csr, r.clone(), d, c, oc, shift),
+                }
             }
         }
     }
 
-    /// Mean cross entropy and accuracy on a whole data set with the current weights.
-    pub fn evaluate(&self, data: &Dataset<T>, ws: &mut EvalWorkspace<T>) -> Metrics {
-        let x = data.x.as_slice().expect("data rows are contiguous");
-        let dim = data.dim();
-        let (mut loss, mut correct) = (0.0f64, 0usize);
-        for (rows, labels) in x.chunks(ws.rows * dim).zip(data.labels.chunks(ws.rows)) {
-            let (chunk_loss, chunk_correct) = self.evaluate_chunk(ws, rows, labels);
-            loss += chunk_loss;
-            correct += chunk_correct;
-        }
-        let n = data.len().max(1) as f64;
-        Metrics {
-            loss: loss / n,
-            accuracy: correct as f64 / n,
-            correct,
-        }
+    /// Mean cross entropy and accuracy on a whole data set with the current weights, in chunks of
+    /// [`EVAL_ROWS`] rows spread over the rayon pool. Chunk results are added in chunk order, so
+    /// the result does not depend on the number of threads.
+    pub fn evaluate(&self, data: &Dataset<T>) -> Metrics {
+        let n = data.len();
+        let parts: Vec<(f64, usize)> = (0..n.div_ceil(EVAL_ROWS))
+            .into_par_iter()
+            .map_init(
+                || EvalWorkspace::new(&self.sizes, EVAL_ROWS),
+                |ws, chunk| self.evaluate_rows(ws, data, chunk * EVAL_ROWS..n.min((chunk + 1) * EVAL_ROWS)),
+            )
+            .collect();
+        let (loss, correct) = parts.iter().fold((0.0, 0), |(l, c), &(pl, pc)| (l + pl, c + pc));
+        let n = n.max(1) as f64;
+        Metrics { loss: loss / n, accuracy: correct as f64 / n, correct }
     }
 
-    /// Forward on at most `ws.rows` rows without keeping intermediates: (loss sum, correct count).
-    fn evaluate_chunk(&self, ws: &mut EvalWorkspace<T>, x: &[T], labels: &[u8]) -> (f64, usize) {
-        let r = labels.len();
-        let EvalWorkspace {
-            ping,
-            pong,
-            scratch,
-            ..
-        } = ws;
+    /// Forward on the rows `range` (at most `ws.rows`) without keeping intermediates:
+    /// (loss sum, correct count).
+    fn evaluate_rows(&self, ws: &mut EvalWorkspace<T>, data: &Dataset<T>, range: Range<usize>) -> (f64, usize) {
+        let r = range.len();
+        let labels = &data.labels[range.clone()];
+        let EvalWorkspace { ping, pong, offset, scratch, .. } = ws;
+        let input = match self.first_layer {
+            FirstLayer::Dense => {
+                let x = data.x.as_slice().expect("data rows are contiguous");
+                Input::Dense(&x[range.start * data.dim()..range.end * data.dim()])
+            }
+            FirstLayer::Sparse => Input::Sparse { pixels: &data.sparse, rows: Rows::Range(range) },
+        };
         for l in 0..self.layers() {
             let (c, oc) = (self.sizes[l], self.sizes[l + 1]);
-            let inp: &[T] = if l == 0 { x } else { &ping[..r * c] };
-            layers::linear_forward(&mut pong[..r * oc], inp, self.w(l), r, c, oc);
+            if l == 0 {
+                self.first_layer_forward(&mut pong[..r * oc], offset, &input, r);
+            } else {
+                layers::linear_forward(&mut pong[..r * oc], &ping[..r * c], self.w(l), r, c, oc);
+            }
             if l + 1 < self.layers() {
                 layers::activation_forward_inplace(self.activation, &mut pong[..r * oc]);
             }
@@ -163,16 +208,14 @@ pub struct Workspace<T> {
     d: Vec<Vec<T>>,
     /// Per layer, the shape of W_l: batch-mean gradient.
     pub grads: Vec<Vec<T>>,
+    /// (OC of the first layer): the sparse first layer's constant term.
+    offset: Vec<T>,
 }
 
 impl<T: Scalar> Workspace<T> {
     pub fn new(sizes: &[usize], b: usize) -> Self {
-        let per_layer = |rows: usize| -> Vec<Vec<T>> {
-            sizes[1..]
-                .iter()
-                .map(|&oc| vec![T::ZERO; rows * oc])
-                .collect()
-        };
+        let per_layer =
+            |rows: usize| -> Vec<Vec<T>> { sizes[1..].iter().map(|&oc| vec![T::ZERO; rows * oc]).collect() };
         let mut a = per_layer(b);
         a.pop();
         Self {
@@ -181,10 +224,8 @@ impl<T: Scalar> Workspace<T> {
             a,
             probs: vec![T::ZERO; b * CLASSES],
             d: per_layer(b),
-            grads: sizes
-                .windows(2)
-                .map(|w| vec![T::ZERO; w[0] * w[1]])
-                .collect(),
+            grads: sizes.windows(2).map(|w| vec![T::ZERO; w[0] * w[1]]).collect(),
+            offset: vec![T::ZERO; sizes[1]],
         }
     }
 
@@ -198,9 +239,9 @@ pub const EVAL_ROWS: usize = 1000;
 
 /// Buffers for evaluation in chunks of `rows` rows.
 pub struct EvalWorkspace<T> {
-    rows: usize,
     ping: Vec<T>,
     pong: Vec<T>,
+    offset: Vec<T>,
     scratch: Vec<T>,
 }
 
@@ -208,9 +249,9 @@ impl<T: Scalar> EvalWorkspace<T> {
     pub fn new(sizes: &[usize], rows: usize) -> Self {
         let widest = sizes[1..].iter().copied().max().unwrap_or(CLASSES);
         Self {
-            rows,
             ping: vec![T::ZERO; rows * widest],
             pong: vec![T::ZERO; rows * widest],
+            offset: vec![T::ZERO; sizes[1]],
             scratch: vec![T::ZERO; CLASSES],
         }
     }

@@ -57,10 +57,7 @@ pub struct NumpyRng {
 impl NumpyRng {
     /// The state after `np.random.seed(seed)`: `init_genrand(seed)`, no cached gauss value.
     pub fn new(seed: u32) -> Self {
-        Self {
-            mt: Mt::new(seed),
-            gauss: None,
-        }
+        Self { mt: Mt::new(seed), gauss: None }
     }
 
     /// One raw 32-bit MT19937 output (numpy's `next_uint32`).

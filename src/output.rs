@@ -79,10 +79,7 @@ impl RunSink for NullSink {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
-    move |source| TrainError::Output {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| TrainError::Output { path: path.to_path_buf(), source }
 }
 
 /// Writes `value` as pretty JSON to `path` atomically (temporary file, fsync, rename).
@@ -107,28 +104,18 @@ impl CsvLog {
         let target = dir.join(name);
         let partial = dir.join(format!("{name}.partial"));
         let file = File::create(&partial).map_err(io_err(&partial))?;
-        Ok(Self {
-            writer: csv::Writer::from_writer(file),
-            partial,
-            target,
-        })
+        Ok(Self { writer: csv::Writer::from_writer(file), partial, target })
     }
 
     fn row<R: Serialize>(&mut self, row: &R) -> Result<(), TrainError> {
-        let csv_err = |source| TrainError::Csv {
-            path: self.partial.clone(),
-            source,
-        };
+        let csv_err = |source| TrainError::Csv { path: self.partial.clone(), source };
         self.writer.serialize(row).map_err(csv_err)?;
         self.writer.flush().map_err(io_err(&self.partial))
     }
 
     fn finish(mut self) -> Result<(), TrainError> {
         self.writer.flush().map_err(io_err(&self.partial))?;
-        self.writer
-            .get_ref()
-            .sync_all()
-            .map_err(io_err(&self.partial))?;
+        self.writer.get_ref().sync_all().map_err(io_err(&self.partial))?;
         std::fs::rename(&self.partial, &self.target).map_err(io_err(&self.target))
     }
 }
@@ -146,9 +133,7 @@ impl RunWriter {
     pub fn create<C: Serialize>(dir: &Path, config: &C, force: bool) -> Result<Self, TrainError> {
         if holds_run(dir) {
             if !force {
-                return Err(TrainError::OutputExists {
-                    path: dir.to_path_buf(),
-                });
+                return Err(TrainError::OutputExists { path: dir.to_path_buf() });
             }
             for name in [SUMMARY_FILE, CONFIG_FILE, STEPS_FILE, CHECKS_FILE] {
                 let path = dir.join(name);
@@ -191,7 +176,5 @@ impl RunSink for RunWriter {
 
 /// Whether `dir` already holds (part of) a run.
 pub fn holds_run(dir: &Path) -> bool {
-    [SUMMARY_FILE, CONFIG_FILE]
-        .iter()
-        .any(|f| dir.join(f).exists())
+    [SUMMARY_FILE, CONFIG_FILE].iter().any(|f| dir.join(f).exists())
 }

@@ -42,13 +42,7 @@ const fn row(
     val_loss: &'static str,
     val_acc: &'static str,
 ) -> Option<ReportRow> {
-    Some(ReportRow {
-        stop_epoch,
-        train_loss,
-        train_acc,
-        val_loss,
-        val_acc,
-    })
+    Some(ReportRow { stop_epoch, train_loss, train_acc, val_loss, val_acc })
 }
 
 #[allow(clippy::too_many_arguments)] // a table row constructor
@@ -76,95 +70,21 @@ const fn p(
 
 /// Every preset, in the report's order.
 pub const PRESETS: &[Preset] = &[
-    p(
-        "basic",
-        "basic",
-        &[64],
-        false,
-        false,
-        false,
-        row(47, ".0765", ".9837", ".2978", ".9152"),
-        None,
-    ),
-    p(
-        "iw",
-        "IW",
-        &[64],
-        false,
-        true,
-        false,
-        row(46, ".01307", ".9996", ".1366", ".9594"),
-        None,
-    ),
-    p(
-        "is",
-        "IS",
-        &[64],
-        true,
-        false,
-        false,
-        row(21, ".0991", ".9759", ".3954", ".8991"),
-        None,
-    ),
-    p(
-        "momentum",
-        "momentum",
-        &[64],
-        false,
-        false,
-        true,
-        row(30, ".0620", ".9866", ".2954", ".9191"),
-        None,
-    ),
-    p(
-        "is-iw",
-        "IS & IW",
-        &[64],
-        true,
-        true,
-        false,
-        row(19, ".0034", "1.0", ".1411", ".9639"),
-        None,
-    ),
-    p(
-        "all",
-        "all",
-        &[64],
-        true,
-        true,
-        true,
-        row(16, ".0017", "1.0", ".1592", ".9593"),
-        None,
-    ),
+    p("basic", "basic", &[64], false, false, false, row(47, ".0765", ".9837", ".2978", ".9152"), None),
+    p("iw", "IW", &[64], false, true, false, row(46, ".01307", ".9996", ".1366", ".9594"), None),
+    p("is", "IS", &[64], true, false, false, row(21, ".0991", ".9759", ".3954", ".8991"), None),
+    p("momentum", "momentum", &[64], false, false, true, row(30, ".0620", ".9866", ".2954", ".9191"), None),
+    p("is-iw", "IS & IW", &[64], true, true, false, row(19, ".0034", "1.0", ".1411", ".9639"), None),
+    p("all", "all", &[64], true, true, true, row(16, ".0017", "1.0", ".1592", ".9593"), None),
     p("4a", "4a [32]", &[32], true, true, true, None, None),
     p("4b", "4b [128]", &[128], true, true, true, None, None),
     p("4-64", "4 [64]", &[64], true, true, true, None, None),
-    p(
-        "4d",
-        "4d [60, 60]",
-        &[60, 60],
-        true,
-        true,
-        true,
-        None,
-        Some(15),
-    ),
-    p(
-        "4e",
-        "4e [64] x 10",
-        &[64; 10],
-        true,
-        true,
-        true,
-        None,
-        Some(29),
-    ),
+    p("4d", "4d [60, 60]", &[60, 60], true, true, true, None, Some(15)),
+    p("4e", "4e [64] x 10", &[64; 10], true, true, true, None, Some(29)),
 ];
 
 /// The runs `mlp reproduce` makes: the six task-3 rows and 4a, 4b, 4d, 4e.
-pub const REPRODUCE: &[&str] = &[
-    "basic", "iw", "is", "momentum", "is-iw", "all", "4a", "4b", "4d", "4e",
-];
+pub const REPRODUCE: &[&str] = &["basic", "iw", "is", "momentum", "is-iw", "all", "4a", "4b", "4d", "4e"];
 
 pub fn find(name: &str) -> Option<&'static Preset> {
     PRESETS.iter().find(|p| p.name == name)
@@ -178,32 +98,16 @@ impl Preset {
     /// Sets the knobs this preset defines: hidden sizes, activation, init, lr and momentum.
     pub fn apply(&self, cfg: &mut TrainConfig) {
         cfg.hidden = self.hidden.to_vec();
-        cfg.activation = if self.improved_sigmoid {
-            ActivationKind::Improved
-        } else {
-            ActivationKind::Sigmoid
-        };
-        cfg.init = if self.improved_init {
-            InitKind::Normal
-        } else {
-            InitKind::Uniform
-        };
-        (cfg.lr, cfg.momentum) = if self.momentum {
-            (MOMENTUM_LR, GAMMA)
-        } else {
-            (0.1, 0.0)
-        };
+        cfg.activation = if self.improved_sigmoid { ActivationKind::Improved } else { ActivationKind::Sigmoid };
+        cfg.init = if self.improved_init { InitKind::Normal } else { InitKind::Uniform };
+        (cfg.lr, cfg.momentum) = if self.momentum { (MOMENTUM_LR, GAMMA) } else { (0.1, 0.0) };
     }
 }
 
 /// The reference setting of the study: f64, numpy's stream seeded with 1, 20000/10000 split,
 /// statistics of the 60000 training images, patience 50, at most 50 epochs.
 pub fn reference_config(preset: &Preset) -> TrainConfig {
-    let mut cfg = TrainConfig {
-        rng: crate::config::RngKind::Numpy,
-        seed: 1,
-        ..TrainConfig::default()
-    };
+    let mut cfg = TrainConfig { rng: crate::config::RngKind::Numpy, seed: 1, ..TrainConfig::default() };
     preset.apply(&mut cfg);
     cfg
 }

@@ -17,11 +17,7 @@ pub struct WithProgress<'a> {
 impl<'a> WithProgress<'a> {
     /// A bar of `total_steps`, hidden when `quiet`.
     pub fn new(inner: &'a mut dyn RunSink, total_steps: usize, quiet: bool) -> Self {
-        let target = if quiet {
-            ProgressDrawTarget::hidden()
-        } else {
-            ProgressDrawTarget::stderr()
-        };
+        let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
         let bar = ProgressBar::with_draw_target(Some(total_steps as u64), target);
         bar.set_style(
             ProgressStyle::with_template("{bar:30} {pos}/{len} steps {elapsed_precise} {msg}")

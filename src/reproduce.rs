@@ -17,10 +17,7 @@ pub fn runs() -> Vec<RunSpec> {
         .iter()
         .map(|name| {
             let p = presets::find(name).expect("REPRODUCE names presets");
-            RunSpec {
-                id: p.name.to_string(),
-                config: presets::reference_config(p),
-            }
+            RunSpec { id: p.name.to_string(), config: presets::reference_config(p) }
         })
         .collect()
 }
@@ -38,8 +35,7 @@ pub fn matches_truncated(value: f64, printed: &str) -> bool {
 pub fn accuracy_matches(acc: f64, n: usize, printed: &str) -> bool {
     let correct = (acc * n as f64).round() as u64;
     let decimals = printed.split_once('.').map_or(0, |(_, d)| d.len()) as u32;
-    let want =
-        (printed.parse::<f64>().unwrap_or(f64::NAN) * 10f64.powi(decimals as i32)).round() as u64;
+    let want = (printed.parse::<f64>().unwrap_or(f64::NAN) * 10f64.powi(decimals as i32)).round() as u64;
     correct * 10u64.pow(decimals) / n as u64 == want
 }
 
@@ -66,13 +62,7 @@ pub struct TableRow {
 fn compare(p: &Preset, c: &TrainConfig, s: &Summary) -> String {
     let mut wrong = Vec::new();
     if let Some(r) = &p.report {
-        let ReportRow {
-            stop_epoch,
-            train_loss,
-            train_acc,
-            val_loss,
-            val_acc,
-        } = *r;
+        let ReportRow { stop_epoch, train_loss, train_acc, val_loss, val_acc } = *r;
         if s.stop_epoch != Some(stop_epoch) {
             wrong.push("stop epoch");
         }
@@ -102,14 +92,14 @@ fn compare(p: &Preset, c: &TrainConfig, s: &Summary) -> String {
     }
 }
 
+/// The table's rows in the report's order, for the runs named after a preset.
 pub fn table_rows(runs: &[(String, TrainConfig, Summary)]) -> Vec<TableRow> {
-    runs.iter()
-        .filter_map(|(id, c, s)| presets::find(id).map(|p| (p, c, s)))
+    presets::PRESETS
+        .iter()
+        .filter_map(|p| runs.iter().find(|(id, _, _)| id == p.name).map(|(_, c, s)| (p, c, s)))
         .map(|(p, c, s)| {
             let r = p.report;
-            let field = |f: fn(&ReportRow) -> &'static str| {
-                r.as_ref().map_or(String::new(), |r| f(r).to_string())
-            };
+            let field = |f: fn(&ReportRow) -> &'static str| r.as_ref().map_or(String::new(), |r| f(r).to_string());
             TableRow {
                 model: p.label.into(),
                 preset: p.name.into(),
@@ -133,18 +123,12 @@ pub fn table_rows(runs: &[(String, TrainConfig, Summary)]) -> Vec<TableRow> {
 /// Writes `table.md` and `table.csv` into `out`.
 pub fn write_table(rows: &[TableRow], out: &Path, wall_s: f64) -> Result<(), TrainError> {
     let csv_path = out.join("table.csv");
-    let csv_err = |source| TrainError::Csv {
-        path: csv_path.clone(),
-        source,
-    };
+    let csv_err = |source| TrainError::Csv { path: csv_path.clone(), source };
     let mut w = csv::Writer::from_path(&csv_path).map_err(csv_err)?;
     for r in rows {
         w.serialize(r).map_err(csv_err)?;
     }
-    w.flush().map_err(|source| TrainError::Output {
-        path: csv_path.clone(),
-        source,
-    })?;
+    w.flush().map_err(|source| TrainError::Output { path: csv_path.clone(), source })?;
 
     let opt = |v: Option<usize>| v.map_or("-".to_string(), |e| e.to_string());
     let mut md = String::from(
@@ -183,10 +167,7 @@ pub fn write_table(rows: &[TableRow], out: &Path, wall_s: f64) -> Result<(), Tra
          is recorded, not expected to match. Whole reproduction: {wall_s:.0} s wall time.\n"
     );
     let md_path = out.join("table.md");
-    std::fs::write(&md_path, md).map_err(|source| TrainError::Output {
-        path: md_path,
-        source,
-    })
+    std::fs::write(&md_path, md).map_err(|source| TrainError::Output { path: md_path, source })
 }
 
 #[cfg(test)]

@@ -29,13 +29,11 @@ impl XoshiroRng {
 
 impl RunRng for XoshiroRng {
     fn fill_uniform(&mut self, out: &mut [f64], lo: f64, hi: f64) {
-        out.iter_mut()
-            .for_each(|v| *v = self.0.random_range(lo..hi));
+        out.iter_mut().for_each(|v| *v = self.0.random_range(lo..hi));
     }
 
     fn fill_normal(&mut self, out: &mut [f64], std: f64) {
-        out.iter_mut()
-            .for_each(|v| *v = std * self.0.sample::<f64, _>(StandardNormal));
+        out.iter_mut().for_each(|v| *v = std * self.0.sample::<f64, _>(StandardNormal));
     }
 
     fn shuffle(&mut self, indices: &mut [u32]) {

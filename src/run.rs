@@ -37,12 +37,7 @@ pub struct RunRecord<'a> {
 }
 
 /// Trains `cfg` on `mnist` and writes everything into `out`.
-pub fn run_to_dir(
-    cfg: &TrainConfig,
-    mnist: &Mnist,
-    out: &Path,
-    opts: &RunOptions,
-) -> Result<Summary, TrainError> {
+pub fn run_to_dir(cfg: &TrainConfig, mnist: &Mnist, out: &Path, opts: &RunOptions) -> Result<Summary, TrainError> {
     match cfg.precision {
         Precision::F32 => run_typed::<f32>(cfg, mnist, out, opts),
         Precision::F64 => run_typed::<f64>(cfg, mnist, out, opts),
@@ -107,7 +102,5 @@ pub fn run_name(cfg: &TrainConfig) -> String {
 
 /// The command-line spelling of a value-enum.
 pub fn flag_name<V: clap::ValueEnum>(v: &V) -> String {
-    v.to_possible_value()
-        .map(|p| p.get_name().to_string())
-        .unwrap_or_default()
+    v.to_possible_value().map(|p| p.get_name().to_string()).unwrap_or_default()
 }

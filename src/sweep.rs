@@ -91,50 +91,29 @@ fn id_part(v: &toml::Value) -> String {
 
 impl Sweep {
     pub fn load(path: &Path) -> Result<Self, SweepError> {
-        let err = |message: String| SweepError {
-            file: path.to_path_buf(),
-            message,
-        };
+        let err = |message: String| SweepError { file: path.to_path_buf(), message };
         let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
-        let stem = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "sweep".into());
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "sweep".into());
         Self::parse(&text, &stem).map_err(err)
     }
 
     /// Parses and resolves a sweep file; `default_name` is used when the file sets no name.
     pub fn parse(text: &str, default_name: &str) -> Result<Self, String> {
         let file: SweepFile = toml::from_str(text).map_err(|e| e.message().to_string())?;
-        let base =
-            overlay(&TrainConfig::default(), &file.base).map_err(|e| format!("[base]: {e}"))?;
+        let base = overlay(&TrainConfig::default(), &file.base).map_err(|e| format!("[base]: {e}"))?;
         let mut runs = Vec::new();
         for (i, entry) in file.run.iter().enumerate() {
             let mut table = entry.clone();
             let preset = match table.remove("preset") {
                 Some(toml::Value::String(p)) => Some(presets::find(&p).ok_or_else(|| {
-                    format!(
-                        "[[run]] #{}: unknown preset `{p}` (known: {})",
-                        i + 1,
-                        presets::names().join(", ")
-                    )
+                    format!("[[run]] #{}: unknown preset `{p}` (known: {})", i + 1, presets::names().join(", "))
                 })?),
-                Some(other) => {
-                    return Err(format!(
-                        "[[run]] #{}: preset must be a string, found {other}",
-                        i + 1
-                    ))
-                }
+                Some(other) => return Err(format!("[[run]] #{}: preset must be a string, found {other}", i + 1)),
                 None => None,
             };
             let id = match table.remove("name") {
                 Some(toml::Value::String(n)) => n,
-                Some(other) => {
-                    return Err(format!(
-                        "[[run]] #{}: name must be a string, found {other}",
-                        i + 1
-                    ))
-                }
+                Some(other) => return Err(format!("[[run]] #{}: name must be a string, found {other}", i + 1)),
                 None => preset
                     .map(|p| p.name.to_string())
                     .ok_or_else(|| format!("[[run]] #{}: give a name or a preset", i + 1))?,
@@ -151,18 +130,13 @@ impl Sweep {
             return Err("no runs: add [axes] or [[run]] entries".into());
         }
         for r in &runs {
-            r.config
-                .validate()
-                .map_err(|e| format!("run `{}`: {e}", r.id))?;
+            r.config.validate().map_err(|e| format!("run `{}`: {e}", r.id))?;
         }
         let mut seen = std::collections::HashSet::new();
         if let Some(dup) = runs.iter().find(|r| !seen.insert(r.id.clone())) {
             return Err(format!("two runs are named `{}`", dup.id));
         }
-        Ok(Self {
-            name: file.name.unwrap_or_else(|| default_name.to_string()),
-            runs,
-        })
+        Ok(Self { name: file.name.unwrap_or_else(|| default_name.to_string()), runs })
     }
 
     /// Repeats every run over seeds 1..=n, with ids suffixed `-s<seed>`.
@@ -173,10 +147,7 @@ impl Sweep {
             .flat_map(|r| {
                 (1..=n as u64).map(move |seed| RunSpec {
                     id: format!("{}-s{seed}", r.id),
-                    config: TrainConfig {
-                        seed,
-                        ..r.config.clone()
-                    },
+                    config: TrainConfig { seed, ..r.config.clone() },
                 })
             })
             .collect();
@@ -185,13 +156,7 @@ impl Sweep {
 
     /// The runs of shard `index` (1-based) of `count`: every count-th run, deterministically.
     pub fn shard(mut self, index: usize, count: usize) -> Self {
-        self.runs = self
-            .runs
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| i % count == index - 1)
-            .map(|(_, r)| r)
-            .collect();
+        self.runs = self.runs.into_iter().enumerate().filter(|(i, _)| i % count == index - 1).map(|(_, r)| r).collect();
         self
     }
 }
@@ -202,33 +167,19 @@ fn expand_axes(base: &TrainConfig, axes: &toml::Table) -> Result<Vec<RunSpec>, S
     }
     let mut combos: Vec<Vec<(&String, &toml::Value)>> = vec![Vec::new()];
     for (key, values) in axes {
-        let values = values
-            .as_array()
-            .ok_or_else(|| format!("[axes] {key}: expected a list of values, found {values}"))?;
+        let values =
+            values.as_array().ok_or_else(|| format!("[axes] {key}: expected a list of values, found {values}"))?;
         if values.is_empty() {
             return Err(format!("[axes] {key}: empty list"));
         }
-        combos = combos
-            .into_iter()
-            .flat_map(|c| {
-                values
-                    .iter()
-                    .map(move |v| [c.clone(), vec![(key, v)]].concat())
-            })
-            .collect();
+        combos =
+            combos.into_iter().flat_map(|c| values.iter().map(move |v| [c.clone(), vec![(key, v)]].concat())).collect();
     }
     combos
         .into_iter()
         .map(|combo| {
-            let table: toml::Table = combo
-                .iter()
-                .map(|(k, v)| ((*k).clone(), (*v).clone()))
-                .collect();
-            let id = combo
-                .iter()
-                .map(|(k, v)| format!("{k}{}", id_part(v)))
-                .collect::<Vec<_>>()
-                .join("-");
+            let table: toml::Table = combo.iter().map(|(k, v)| ((*k).clone(), (*v).clone())).collect();
+            let id = combo.iter().map(|(k, v)| format!("{k}{}", id_part(v))).collect::<Vec<_>>().join("-");
             let config = overlay(base, &table).map_err(|e| format!("[axes] run `{id}`: {e}"))?;
             Ok(RunSpec { id, config })
         })
@@ -281,10 +232,7 @@ pub fn execute(
         check_conflicts(runs, out)?;
     }
     kernels::blas::set_threads(1);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs.max(1))
-        .build()
-        .expect("thread pool");
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).build().expect("thread pool");
     let statuses = pool.install(|| {
         runs.par_iter()
             .with_max_len(1)
@@ -296,11 +244,7 @@ pub fn execute(
                     }
                     _ => {
                         // An unfinished directory of the same config is redone from scratch.
-                        let run_opts = RunOptions {
-                            force: true,
-                            quiet: true,
-                            ..opts.clone()
-                        };
+                        let run_opts = RunOptions { force: true, quiet: true, ..opts.clone() };
                         match run_to_dir(&r.config, mnist, &dir, &run_opts) {
                             Ok(s) => RunStatus::Done(s),
                             Err(e) => RunStatus::Failed(e.to_string()),
@@ -353,12 +297,7 @@ impl SummaryRow {
         use crate::run::flag_name;
         Self {
             run: run.to_string(),
-            hidden: c
-                .hidden
-                .iter()
-                .map(|h| h.to_string())
-                .collect::<Vec<_>>()
-                .join("x"),
+            hidden: c.hidden.iter().map(|h| h.to_string()).collect::<Vec<_>>().join("x"),
             activation: flag_name(&c.activation),
             init: flag_name(&c.init),
             lr: c.lr,
@@ -399,10 +338,7 @@ pub fn collect_runs(dirs: &[PathBuf]) -> Vec<(String, TrainConfig, Summary)> {
         }
         for d in candidates {
             if let (Some(c), Some(s)) = (recorded_config(&d), read_summary(&d)) {
-                let id = d
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
+                let id = d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 found.insert(id, (c, s));
             }
         }
@@ -412,45 +348,25 @@ pub fn collect_runs(dirs: &[PathBuf]) -> Vec<(String, TrainConfig, Summary)> {
 
 /// Writes `summary.csv` (one row per run) and `summary.md` (report-style table; runs that differ
 /// only in seed are grouped as mean +- std) into `out`.
-pub fn write_summaries(
-    runs: &[(String, TrainConfig, Summary)],
-    out: &Path,
-) -> Result<(), TrainError> {
-    std::fs::create_dir_all(out).map_err(|source| TrainError::Output {
-        path: out.into(),
-        source,
-    })?;
+pub fn write_summaries(runs: &[(String, TrainConfig, Summary)], out: &Path) -> Result<(), TrainError> {
+    std::fs::create_dir_all(out).map_err(|source| TrainError::Output { path: out.into(), source })?;
     let csv_path = out.join("summary.csv");
     let tmp = out.join("summary.csv.tmp");
-    let csv_err = |source| TrainError::Csv {
-        path: csv_path.clone(),
-        source,
-    };
+    let csv_err = |source| TrainError::Csv { path: csv_path.clone(), source };
     let mut w = csv::Writer::from_path(&tmp).map_err(csv_err)?;
     for (id, c, s) in runs {
         w.serialize(SummaryRow::new(id, c, s)).map_err(csv_err)?;
     }
-    w.flush().map_err(|source| TrainError::Output {
-        path: tmp.clone(),
-        source,
-    })?;
-    std::fs::rename(&tmp, &csv_path).map_err(|source| TrainError::Output {
-        path: csv_path.clone(),
-        source,
-    })?;
+    w.flush().map_err(|source| TrainError::Output { path: tmp.clone(), source })?;
+    std::fs::rename(&tmp, &csv_path).map_err(|source| TrainError::Output { path: csv_path.clone(), source })?;
     let md = out.join("summary.md");
-    std::fs::write(&md, summary_markdown(runs))
-        .map_err(|source| TrainError::Output { path: md, source })
+    std::fs::write(&md, summary_markdown(runs)).map_err(|source| TrainError::Output { path: md, source })
 }
 
 fn mean_std(v: &[f64]) -> (f64, f64) {
     let n = v.len() as f64;
     let mean = v.iter().sum::<f64>() / n;
-    let var = if v.len() > 1 {
-        v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
+    let var = if v.len() > 1 { v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
     (mean, var.sqrt())
 }
 
@@ -458,10 +374,7 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
 pub fn summary_markdown(runs: &[(String, TrainConfig, Summary)]) -> String {
     let mut groups: Vec<(String, TrainConfig, Vec<&Summary>)> = Vec::new();
     for (id, c, s) in runs {
-        let key = TrainConfig {
-            seed: 0,
-            ..c.clone()
-        };
+        let key = TrainConfig { seed: 0, ..c.clone() };
         match groups.iter_mut().find(|g| g.1 == key) {
             Some(g) => g.2.push(s),
             None => groups.push((strip_seed(id).to_string(), key, vec![s])),
@@ -479,10 +392,7 @@ pub fn summary_markdown(runs: &[(String, TrainConfig, Summary)]) -> String {
                 format!("{m:.digits$}")
             }
         };
-        let stops: Vec<String> = ss
-            .iter()
-            .map(|s| s.stop_epoch.map_or("-".into(), |e| e.to_string()))
-            .collect();
+        let stops: Vec<String> = ss.iter().map(|s| s.stop_epoch.map_or("-".into(), |e| e.to_string())).collect();
         md += &format!(
             "| {label} | {} | {} | {} | {} | {} | {} | {} |\n",
             ss.len(),

@@ -3,11 +3,11 @@
 
 use std::time::Instant;
 
-use crate::config::TrainConfig;
+use crate::config::{FirstLayer, TrainConfig};
 use crate::data::{Dataset, Splits};
 use crate::early_stop::{EarlyStopping, Verdict};
 use crate::error::TrainError;
-use crate::model::{EvalWorkspace, Mlp, Workspace, EVAL_ROWS};
+use crate::model::{Input, Mlp, Rows, Workspace};
 use crate::output::{CheckRow, RunSink, StepRow, Summary};
 use crate::rng::make_rng;
 use kernels::optim;
@@ -23,20 +23,9 @@ pub struct Optimizer<T> {
 
 impl<T: Scalar> Optimizer<T> {
     pub fn new(model: &Mlp<T>, lr: f64, gamma: f64) -> Self {
-        let velocity = if gamma > 0.0 {
-            model
-                .weights
-                .iter()
-                .map(|w| vec![T::ZERO; w.len()])
-                .collect()
-        } else {
-            Vec::new()
-        };
-        Self {
-            lr: T::from_f64(lr),
-            gamma: T::from_f64(gamma),
-            velocity,
-        }
+        let velocity =
+            if gamma > 0.0 { model.weights.iter().map(|w| vec![T::ZERO; w.len()]).collect() } else { Vec::new() };
+        Self { lr: T::from_f64(lr), gamma: T::from_f64(gamma), velocity }
     }
 
     /// Updates every layer with its gradient (after the whole backward pass, as the reference).
@@ -64,7 +53,10 @@ impl<T: Scalar> Stepper<T> {
         Self {
             ws: Workspace::new(&model.sizes, batch_size),
             opt: Optimizer::new(model, lr, gamma),
-            xb: vec![T::ZERO; batch_size * model.sizes[0]],
+            xb: match model.first_layer {
+                FirstLayer::Dense => vec![T::ZERO; batch_size * model.sizes[0]],
+                FirstLayer::Sparse => Vec::new(),
+            },
             yb: vec![0; batch_size],
         }
     }
@@ -72,20 +64,19 @@ impl<T: Scalar> Stepper<T> {
     /// One SGD step on the rows `batch` of `data`: forward, backward, update. Returns the batch's
     /// mean cross entropy, computed before the update (as the reference reports it).
     pub fn step(&mut self, model: &mut Mlp<T>, data: &Dataset<T>, batch: &[u32]) -> f64 {
-        let dim = data.dim();
-        let x = data.x.as_slice().expect("data rows are contiguous");
-        for ((dst, y), &i) in self
-            .xb
-            .chunks_exact_mut(dim)
-            .zip(self.yb.iter_mut())
-            .zip(batch)
-        {
-            let i = i as usize;
-            dst.copy_from_slice(&x[i * dim..(i + 1) * dim]);
-            *y = data.labels[i];
-        }
-        let loss = model.forward(&mut self.ws, &self.xb, &self.yb);
-        model.backward(&mut self.ws, &self.xb, &self.yb);
+        self.yb.iter_mut().zip(batch).for_each(|(y, &i)| *y = data.labels[i as usize]);
+        let input = match model.first_layer {
+            FirstLayer::Dense => {
+                let (dim, x) = (data.dim(), data.x.as_slice().expect("data rows are contiguous"));
+                for (dst, &i) in self.xb.chunks_exact_mut(dim).zip(batch) {
+                    dst.copy_from_slice(&x[i as usize * dim..(i as usize + 1) * dim]);
+                }
+                Input::Dense(&self.xb)
+            }
+            FirstLayer::Sparse => Input::Sparse { pixels: &data.sparse, rows: Rows::Batch(batch) },
+        };
+        let loss = model.forward(&mut self.ws, &input, &self.yb);
+        model.backward(&mut self.ws, &input, &self.yb);
         self.opt.update(model, &self.ws.grads);
         loss / batch.len() as f64
     }
@@ -108,8 +99,8 @@ pub fn train<T: Scalar>(
     let sizes = cfg.layer_sizes(train.dim());
     let mut rng = make_rng(cfg.rng, cfg.seed);
     let mut model = Mlp::<T>::init(&sizes, cfg.activation.into(), cfg.init, rng.as_mut());
+    model.first_layer = cfg.first_layer;
     let mut stepper = Stepper::new(&model, cfg.batch_size, cfg.lr, cfg.momentum);
-    let mut eval_ws = EvalWorkspace::new(&sizes, EVAL_ROWS);
     let mut indices: Vec<u32> = (0..train.len() as u32).collect();
     let mut stopper = EarlyStopping::new(cfg.patience);
     let mut best_weights = cfg.restore_best.then(|| model.weights.clone());
@@ -118,37 +109,25 @@ pub fn train<T: Scalar>(
     let start = Instant::now();
     let (mut step, mut stop_epoch) = (0usize, None);
     'epochs: for epoch in 0..cfg.epochs {
+        // A fresh 0..N every epoch, then shuffled, as the reference's `list(range(N))`.
+        indices.iter_mut().enumerate().for_each(|(i, v)| *v = i as u32);
         rng.shuffle(&mut indices);
         for batch in indices.chunks_exact(cfg.batch_size).take(steps_per_epoch) {
             let train_loss = stepper.step(&mut model, train, batch);
             if !train_loss.is_finite() {
-                return Err(TrainError::Diverged {
-                    what: "the training loss",
-                    value: train_loss,
-                    step,
-                    epoch,
-                });
+                return Err(TrainError::Diverged { what: "the training loss", value: train_loss, step, epoch });
             }
-            sink.step(&StepRow {
-                step,
-                epoch,
-                train_loss,
-            })?;
+            sink.step(&StepRow { step, epoch, train_loss })?;
             let check_now = cfg.validation && step % steps_per_check == 0;
             step += 1;
             if !check_now {
                 continue;
             }
-            let v = model.evaluate(val, &mut eval_ws);
+            let v = model.evaluate(val);
             if !v.loss.is_finite() {
-                return Err(TrainError::Diverged {
-                    what: "the validation loss",
-                    value: v.loss,
-                    step: step - 1,
-                    epoch,
-                });
+                return Err(TrainError::Diverged { what: "the validation loss", value: v.loss, step: step - 1, epoch });
             }
-            let t = model.evaluate(train, &mut eval_ws);
+            let t = model.evaluate(train);
             sink.check(&CheckRow {
                 step: step - 1,
                 epoch,
@@ -161,9 +140,7 @@ pub fn train<T: Scalar>(
             match stopper.observe(step - 1, v.loss) {
                 Verdict::Improved => {
                     if let Some(best) = best_weights.as_mut() {
-                        best.iter_mut()
-                            .zip(&model.weights)
-                            .for_each(|(b, w)| b.assign(w));
+                        best.iter_mut().zip(&model.weights).for_each(|(b, w)| b.assign(w));
                     }
                 }
                 Verdict::Stop if cfg.early_stopping => {
@@ -183,10 +160,7 @@ pub fn train<T: Scalar>(
         }
         _ => false,
     };
-    let (t, v) = (
-        model.evaluate(train, &mut eval_ws),
-        model.evaluate(val, &mut eval_ws),
-    );
+    let (t, v) = (model.evaluate(train), model.evaluate(val));
     let best = stopper.best();
     let summary = Summary {
         stop_epoch,

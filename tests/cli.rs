@@ -3,10 +3,7 @@
 use std::process::{Command, Output};
 
 fn mlp(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mlp"))
-        .args(args)
-        .output()
-        .expect("mlp runs")
+    Command::new(env!("CARGO_BIN_EXE_mlp")).args(args).output().expect("mlp runs")
 }
 
 fn stderr(o: &Output) -> String {
@@ -15,20 +12,12 @@ fn stderr(o: &Output) -> String {
 
 #[test]
 fn parameter_counts_match_the_study() {
-    for (hidden, count) in [
-        ("64", 50880),
-        ("60,60", 51300),
-        ("32", 25440),
-        ("128", 101760),
-        ("64,64,64,64,64,64,64,64,64,64", 87744),
-    ] {
+    for (hidden, count) in
+        [("64", 50880), ("60,60", 51300), ("32", 25440), ("128", 101760), ("64,64,64,64,64,64,64,64,64,64", 87744)]
+    {
         let o = mlp(&["params", "--hidden", hidden]);
         assert!(o.status.success(), "{}", stderr(&o));
-        assert_eq!(
-            String::from_utf8_lossy(&o.stdout).trim(),
-            count.to_string(),
-            "--hidden {hidden}"
-        );
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), count.to_string(), "--hidden {hidden}");
     }
 }
 
@@ -64,17 +53,10 @@ fn missing_or_corrupt_data_exits_1_naming_the_file() {
         dir.path().join("run").to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("train-images-idx3-ubyte"),
-        "{}",
-        stderr(&o)
-    );
-    for name in [
-        "train-images-idx3-ubyte",
-        "train-labels-idx1-ubyte",
-        "t10k-images-idx3-ubyte",
-        "t10k-labels-idx1-ubyte",
-    ] {
+    assert!(stderr(&o).contains("train-images-idx3-ubyte"), "{}", stderr(&o));
+    for name in
+        ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+    {
         std::fs::write(dir.path().join(name), b"\x00\x00\x08\x03garbage").unwrap();
     }
     let o = mlp(&[
@@ -86,33 +68,15 @@ fn missing_or_corrupt_data_exits_1_naming_the_file() {
         dir.path().join("run").to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("train-images-idx3-ubyte") && stderr(&o).contains("header"),
-        "{}",
-        stderr(&o)
-    );
-    assert!(
-        !dir.path().join("run").exists(),
-        "nothing is written before the data loads"
-    );
+    assert!(stderr(&o).contains("train-images-idx3-ubyte") && stderr(&o).contains("header"), "{}", stderr(&o));
+    assert!(!dir.path().join("run").exists(), "nothing is written before the data loads");
 }
 
 #[test]
 fn train_writes_a_run_directory_and_a_diverging_run_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let args = [
-        "train",
-        "--quiet",
-        "--epochs",
-        "1",
-        "--train-size",
-        "640",
-        "--val-size",
-        "200",
-        "--hidden",
-        "16",
-    ];
+    let args = ["train", "--quiet", "--epochs", "1", "--train-size", "640", "--val-size", "200", "--hidden", "16"];
     let o = mlp(&[&args[..], &["--out", out.to_str().unwrap()]].concat());
     assert!(o.status.success(), "{}", stderr(&o));
     for f in ["config.json", "steps.csv", "checks.csv", "summary.json"] {
@@ -123,11 +87,7 @@ fn train_writes_a_run_directory_and_a_diverging_run_exits_1() {
     assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
 
     let bad = dir.path().join("diverged");
-    let o = mlp(&[
-        &args[..],
-        &["--lr", "1e307", "--out", bad.to_str().unwrap()],
-    ]
-    .concat());
+    let o = mlp(&[&args[..], &["--lr", "1e307", "--out", bad.to_str().unwrap()]].concat());
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("diverged"), "{}", stderr(&o));
     assert!(bad.join("steps.csv").is_file() && !bad.join("summary.json").exists());
@@ -137,26 +97,14 @@ fn train_writes_a_run_directory_and_a_diverging_run_exits_1() {
 /// fast kernels by itself, without OPENBLAS_CORETYPE from the caller.
 #[test]
 fn blas_core_is_not_prescott_when_the_cpu_can_do_better() {
-    let o = Command::new(env!("CARGO_BIN_EXE_mlp"))
-        .arg("info")
-        .env_remove("OPENBLAS_CORETYPE")
-        .output()
-        .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_mlp")).arg("info").env_remove("OPENBLAS_CORETYPE").output().unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
-    let field = |k: &str| {
-        out.lines()
-            .find_map(|l| l.strip_prefix(k))
-            .map(|v| v.trim().to_string())
-            .unwrap()
-    };
+    let field = |k: &str| out.lines().find_map(|l| l.strip_prefix(k)).map(|v| v.trim().to_string()).unwrap();
     let (core, best) = (field("openblas_core"), field("best_core_for_cpu"));
     assert_eq!(field("openblas_threads"), "1");
     if best == "none" {
         eprintln!("CPU has neither AVX-512 nor AVX2+FMA: any core is acceptable (got {core})");
         return;
     }
-    assert!(
-        !core.eq_ignore_ascii_case("prescott"),
-        "OpenBLAS runs Prescott kernels; expected {best} or better"
-    );
+    assert!(!core.eq_ignore_ascii_case("prescott"), "OpenBLAS runs Prescott kernels; expected {best} or better");
 }

@@ -15,22 +15,10 @@ fn mnist_dir() -> PathBuf {
 #[test]
 fn shipped_files_have_the_known_md5_when_unzipped() {
     let known = [
-        (
-            "train-images-idx3-ubyte.gz",
-            "6bbc9ace898e44ae57da46a324031adb",
-        ),
-        (
-            "train-labels-idx1-ubyte.gz",
-            "a25bea736e30d166cdddb491f175f624",
-        ),
-        (
-            "t10k-images-idx3-ubyte.gz",
-            "2646ac647ad5339dbf082846283269ea",
-        ),
-        (
-            "t10k-labels-idx1-ubyte.gz",
-            "27ae3e4e09519cfbb04c329615203637",
-        ),
+        ("train-images-idx3-ubyte.gz", "6bbc9ace898e44ae57da46a324031adb"),
+        ("train-labels-idx1-ubyte.gz", "a25bea736e30d166cdddb491f175f624"),
+        ("t10k-images-idx3-ubyte.gz", "2646ac647ad5339dbf082846283269ea"),
+        ("t10k-labels-idx1-ubyte.gz", "27ae3e4e09519cfbb04c329615203637"),
     ];
     for (name, md5) in known {
         let bytes = read_maybe_gz(&mnist_dir().join(name)).unwrap();
@@ -41,30 +29,14 @@ fn shipped_files_have_the_known_md5_when_unzipped() {
 #[test]
 fn loads_mnist_with_2021_split_and_statistics() {
     let m = Mnist::load(&mnist_dir()).unwrap();
-    assert_eq!(
-        (m.train.images.count, m.test.images.count, m.pixels()),
-        (60000, 10000, 784)
-    );
+    assert_eq!((m.train.images.count, m.test.images.count, m.pixels()), (60000, 10000, 784));
     let full = Normalization::of(&m.train.images.data);
-    assert!(
-        (full.mean - 33.318421449829934).abs() < 1e-12,
-        "{}",
-        full.mean
-    );
+    assert!((full.mean - 33.318421449829934).abs() < 1e-12, "{}", full.mean);
     assert!((full.std - 78.56748998339799).abs() < 1e-12, "{}", full.std);
     let s = split::<f64>(&m, 20000, 10000, NormStats::FullTrain).unwrap();
     assert_eq!(s.norm, full);
-    assert_eq!(
-        (s.train.x.dim(), s.val.x.dim()),
-        ((20000, 785), (10000, 785))
-    );
-    assert!(s
-        .train
-        .x
-        .column(784)
-        .iter()
-        .chain(s.val.x.column(784))
-        .all(|&v| v == 1.0));
+    assert_eq!((s.train.x.dim(), s.val.x.dim()), ((20000, 785), (10000, 785)));
+    assert!(s.train.x.column(784).iter().chain(s.val.x.column(784)).all(|&v| v == 1.0));
     // Row 0, pixel 0 is a background pixel: (0 - mean) / std.
     assert_eq!(s.train.x[[0, 0]], -full.mean / full.std);
     assert_eq!(s.train.labels[..5], m.train.labels[..5]);
@@ -80,26 +52,17 @@ fn validation_is_the_tail_of_the_test_file() {
     let s = split::<f32>(&m, 100, 300, NormStats::FullTrain).unwrap();
     assert_eq!(s.val.labels, m.test.labels[9700..]);
     let err = split::<f32>(&m, 60001, 10, NormStats::FullTrain).unwrap_err();
-    assert!(
-        err.to_string().contains("60001") && err.to_string().contains("train-images"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("60001") && err.to_string().contains("train-images"), "{err}");
 }
 
 fn idx_images(magic: u32, count: u32, rows: u32, cols: u32, data: &[u8]) -> Vec<u8> {
-    let mut v: Vec<u8> = [magic, count, rows, cols]
-        .iter()
-        .flat_map(|w| w.to_be_bytes())
-        .collect();
+    let mut v: Vec<u8> = [magic, count, rows, cols].iter().flat_map(|w| w.to_be_bytes()).collect();
     v.extend_from_slice(data);
     v
 }
 
 fn idx_labels(magic: u32, count: u32, data: &[u8]) -> Vec<u8> {
-    let mut v: Vec<u8> = [magic, count]
-        .iter()
-        .flat_map(|w| w.to_be_bytes())
-        .collect();
+    let mut v: Vec<u8> = [magic, count].iter().flat_map(|w| w.to_be_bytes()).collect();
     v.extend_from_slice(data);
     v
 }
@@ -135,63 +98,24 @@ fn idx_errors_name_the_file_and_the_problem() {
     let lab = |name, bytes: Vec<u8>| read_labels(&write(d, name, &bytes)).unwrap_err();
 
     let e = img("truncated", idx_images(2051, 3, 2, 2, &[0; 11]));
-    assert!(
-        matches!(
-            e,
-            DataError::Length {
-                expected: 12,
-                found: 11,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
-    assert!(
-        e.to_string().contains("truncated") && e.to_string().contains("truncated"),
-        "{e}"
-    );
+    assert!(matches!(e, DataError::Length { expected: 12, found: 11, .. }), "{e:?}");
+    assert!(e.to_string().contains("truncated") && e.to_string().contains("truncated"), "{e}");
     let e = img("truncated.gz", gzip(&idx_images(2051, 3, 2, 2, &[0; 5])));
     assert!(e.to_string().contains("truncated.gz"), "{e}");
 
     let e = img("magic", idx_images(2049, 1, 1, 1, &[0]));
-    assert!(
-        matches!(
-            e,
-            DataError::BadMagic {
-                expected: 2051,
-                found: 2049,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    assert!(matches!(e, DataError::BadMagic { expected: 2051, found: 2049, .. }), "{e:?}");
     assert!(e.to_string().contains("magic"), "{e}");
 
     let e = img("short", vec![0, 0, 8]);
-    assert!(
-        matches!(e, DataError::ShortHeader { found: 3, .. }),
-        "{e:?}"
-    );
+    assert!(matches!(e, DataError::ShortHeader { found: 3, .. }), "{e:?}");
 
     let e = lab("labels-range", idx_labels(2049, 3, &[1, 10, 2]));
-    assert!(
-        matches!(
-            e,
-            DataError::LabelOutOfRange {
-                index: 1,
-                label: 10,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    assert!(matches!(e, DataError::LabelOutOfRange { index: 1, label: 10, .. }), "{e:?}");
     assert!(e.to_string().contains("labels-range"), "{e}");
 
     let e = lab("labels-magic", idx_labels(2051, 1, &[1]));
-    assert!(
-        matches!(e, DataError::BadMagic { expected: 2049, .. }),
-        "{e:?}"
-    );
+    assert!(matches!(e, DataError::BadMagic { expected: 2049, .. }), "{e:?}");
 
     let e = lab("labels-long", idx_labels(2049, 1, &[1, 2]));
     assert!(e.to_string().contains("trailing"), "{e}");
@@ -199,54 +123,22 @@ fn idx_errors_name_the_file_and_the_problem() {
     let mut bad_gz = gzip(&idx_labels(2049, 1, &[1]));
     bad_gz.truncate(bad_gz.len() / 2);
     let e = lab("corrupt.gz", bad_gz);
-    assert!(
-        matches!(e, DataError::Gzip { .. }) && e.to_string().contains("corrupt.gz"),
-        "{e:?}"
-    );
+    assert!(matches!(e, DataError::Gzip { .. }) && e.to_string().contains("corrupt.gz"), "{e:?}");
 
     let e = read_images(&d.join("nope")).unwrap_err();
-    assert!(
-        matches!(e, DataError::Io { .. }) && e.to_string().contains("nope"),
-        "{e}"
-    );
+    assert!(matches!(e, DataError::Io { .. }) && e.to_string().contains("nope"), "{e}");
 }
 
 #[test]
 fn directory_checks_counts_and_presence() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    write(
-        d,
-        "train-images-idx3-ubyte",
-        &idx_images(2051, 2, 1, 2, &[0, 1, 2, 3]),
-    );
-    write(
-        d,
-        "train-labels-idx1-ubyte.gz",
-        &gzip(&idx_labels(2049, 3, &[0, 1, 2])),
-    );
-    write(
-        d,
-        "t10k-images-idx3-ubyte",
-        &idx_images(2051, 1, 1, 2, &[0, 1]),
-    );
+    write(d, "train-images-idx3-ubyte", &idx_images(2051, 2, 1, 2, &[0, 1, 2, 3]));
+    write(d, "train-labels-idx1-ubyte.gz", &gzip(&idx_labels(2049, 3, &[0, 1, 2])));
+    write(d, "t10k-images-idx3-ubyte", &idx_images(2051, 1, 1, 2, &[0, 1]));
     let e = Mnist::load(d).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            DataError::CountMismatch {
-                n_images: 2,
-                n_labels: 3,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
-    write(
-        d,
-        "train-labels-idx1-ubyte.gz",
-        &gzip(&idx_labels(2049, 2, &[0, 1])),
-    );
+    assert!(matches!(e, DataError::CountMismatch { n_images: 2, n_labels: 3, .. }), "{e:?}");
+    write(d, "train-labels-idx1-ubyte.gz", &gzip(&idx_labels(2049, 2, &[0, 1])));
     let e = Mnist::load(d).unwrap_err();
     assert!(e.to_string().contains("t10k-labels-idx1-ubyte"), "{e}");
     write(d, "t10k-labels-idx1-ubyte", &idx_labels(2049, 1, &[7]));

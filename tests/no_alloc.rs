@@ -3,7 +3,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use mlp::config::{InitKind, TrainConfig};
+use mlp::config::{FirstLayer, InitKind, TrainConfig};
 use mlp::data::{Dataset, Normalization};
 use mlp::model::Mlp;
 use mlp::rng::XoshiroRng;
@@ -30,30 +30,15 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-fn steps_allocate<T: kernels::Scalar>(hidden: &[usize], momentum: f64) -> usize {
+fn steps_allocate<T: kernels::Scalar>(hidden: &[usize], momentum: f64, first_layer: FirstLayer) -> usize {
     let n = 256;
     let images: Vec<u8> = (0..n * 784).map(|i| (i * 37 % 256) as u8).collect();
     let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
-    let data = Dataset::<T>::new(
-        &images,
-        &labels,
-        784,
-        Normalization {
-            mean: 33.0,
-            std: 78.0,
-        },
-    );
-    let cfg = TrainConfig {
-        hidden: hidden.to_vec(),
-        ..TrainConfig::default()
-    };
+    let data = Dataset::<T>::new(&images, &labels, 784, Normalization { mean: 33.0, std: 78.0 });
+    let cfg = TrainConfig { hidden: hidden.to_vec(), ..TrainConfig::default() };
     let mut rng = XoshiroRng::new(1);
-    let mut model = Mlp::<T>::init(
-        &cfg.layer_sizes(785),
-        cfg.activation.into(),
-        InitKind::Normal,
-        &mut rng,
-    );
+    let mut model = Mlp::<T>::init(&cfg.layer_sizes(785), cfg.activation.into(), InitKind::Normal, &mut rng);
+    model.first_layer = first_layer;
     let mut stepper = Stepper::new(&model, 32, 0.1, momentum);
     let batch: Vec<u32> = (0..32).map(|i| i * 7).collect();
     stepper.step(&mut model, &data, &batch); // warm-up: lets OpenBLAS set up its buffers
@@ -66,8 +51,10 @@ fn steps_allocate<T: kernels::Scalar>(hidden: &[usize], momentum: f64) -> usize 
 
 #[test]
 fn training_steps_allocate_nothing() {
-    assert_eq!(steps_allocate::<f64>(&[64], 0.0), 0);
-    assert_eq!(steps_allocate::<f32>(&[64], 0.9), 0);
-    assert_eq!(steps_allocate::<f32>(&[64; 10], 0.9), 0);
-    assert_eq!(steps_allocate::<f64>(&[60, 60], 0.9), 0);
+    for first_layer in [FirstLayer::Dense, FirstLayer::Sparse] {
+        assert_eq!(steps_allocate::<f64>(&[64], 0.0, first_layer), 0);
+        assert_eq!(steps_allocate::<f32>(&[64], 0.9, first_layer), 0);
+        assert_eq!(steps_allocate::<f32>(&[64; 10], 0.9, first_layer), 0);
+        assert_eq!(steps_allocate::<f64>(&[60, 60], 0.9, first_layer), 0);
+    }
 }

@@ -17,8 +17,7 @@ fn fixture() -> &'static Value {
     static FIXTURE: OnceLock<Value> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/numpy_rng.json");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
         serde_json::from_str(&text).expect("fixture is valid JSON")
     })
 }
@@ -48,44 +47,25 @@ fn u32s(v: &Value) -> Vec<u32> {
 fn assert_bits_eq(got: &[f64], want: &[f64], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     if let Some(i) = (0..got.len()).find(|&i| got[i].to_bits() != want[i].to_bits()) {
-        panic!(
-            "{what}: first mismatch at {i}: got {:?}, numpy {:?}",
-            got[i], want[i]
-        );
+        panic!("{what}: first mismatch at {i}: got {:?}, numpy {:?}", got[i], want[i]);
     }
 }
 
 fn assert_perm_eq(got: &[u32], want: &[u32], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     if let Some(i) = (0..got.len()).find(|&i| got[i] != want[i]) {
-        panic!(
-            "{what}: first mismatch at {i}: got {}, numpy {}",
-            got[i], want[i]
-        );
+        panic!("{what}: first mismatch at {i}: got {}, numpy {}", got[i], want[i]);
     }
 }
 
 /// Checks a weight matrix against a fixture layer: shape, first and last 50 values, the
 /// sequential row-major sum and the MD5 of all values as little-endian float64.
 fn assert_layer(w: &[f64], rows: usize, cols: usize, layer: &Value, what: &str) {
-    let shape: Vec<u64> = layer["shape"]
-        .as_array()
-        .expect("shape")
-        .iter()
-        .map(|d| d.as_u64().expect("dim"))
-        .collect();
+    let shape: Vec<u64> = layer["shape"].as_array().expect("shape").iter().map(|d| d.as_u64().expect("dim")).collect();
     assert_eq!(shape, [rows as u64, cols as u64], "{what}: shape");
     assert_eq!(w.len(), rows * cols);
-    assert_bits_eq(
-        &w[..50],
-        &f64s(&layer["first50"]),
-        &format!("{what} first 50"),
-    );
-    assert_bits_eq(
-        &w[w.len() - 50..],
-        &f64s(&layer["last50"]),
-        &format!("{what} last 50"),
-    );
+    assert_bits_eq(&w[..50], &f64s(&layer["first50"]), &format!("{what} first 50"));
+    assert_bits_eq(&w[w.len() - 50..], &f64s(&layer["last50"]), &format!("{what} last 50"));
     let sum = w.iter().fold(0.0, |s, &v| s + v);
     assert_bits_eq(&[sum], &[parse_f64(&layer["sum"])], &format!("{what} sum"));
     let bytes: Vec<u8> = w.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -132,11 +112,7 @@ fn normal_with_odd_count_matches_numpy() {
     let std = 1.0 / 785f64.sqrt();
     assert_bits_eq(&[std], &[parse_f64(&case["std"])], "std");
     let want = f64s(&case["values"]);
-    assert_eq!(
-        want.len() % 2,
-        1,
-        "the fixture should end on a cached value"
-    );
+    assert_eq!(want.len() % 2, 1, "the fixture should end on a cached value");
 
     let mut got = vec![0.0; want.len()];
     NumpyRng::new(seed()).fill_normal(&mut got, std);
@@ -168,17 +144,9 @@ fn uniform_init_then_two_shuffles_matches_numpy() {
 
     let mut indices: Vec<u32> = (0..n).collect();
     rng.shuffle(&mut indices);
-    assert_perm_eq(
-        &indices,
-        &u32s(&case["perm_after_first_shuffle"]),
-        "first shuffle",
-    );
+    assert_perm_eq(&indices, &u32s(&case["perm_after_first_shuffle"]), "first shuffle");
     rng.shuffle(&mut indices);
-    assert_perm_eq(
-        &indices,
-        &u32s(&case["perm_after_second_shuffle"]),
-        "second shuffle",
-    );
+    assert_perm_eq(&indices, &u32s(&case["perm_after_second_shuffle"]), "second shuffle");
 }
 
 #[test]

@@ -13,10 +13,7 @@ fn the_six_task3_rows_match_the_report() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/report");
     let rows = table_rows(&collect_runs(&[dir]));
     for preset in ["basic", "iw", "is", "momentum", "is-iw", "all"] {
-        let row = rows
-            .iter()
-            .find(|r| r.preset == preset)
-            .unwrap_or_else(|| panic!("no run for {preset}"));
+        let row = rows.iter().find(|r| r.preset == preset).unwrap_or_else(|| panic!("no run for {preset}"));
         assert_eq!(row.matches, "yes", "{row:?}");
     }
 }

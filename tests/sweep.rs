@@ -51,16 +51,10 @@ fn axes_expand_to_the_cartesian_product_with_stable_ids() {
         ]
     );
     assert_eq!(s.runs[2].config.activation, ActivationKind::Improved);
-    assert_eq!(
-        (s.runs[2].config.lr, s.runs[2].config.train_size),
-        (0.05, 320)
-    );
+    assert_eq!((s.runs[2].config.lr, s.runs[2].config.train_size), (0.05, 320));
     let seeded = s.with_seeds(3);
     assert_eq!(seeded.runs.len(), 12);
-    assert_eq!(
-        (seeded.runs[2].id.as_str(), seeded.runs[2].config.seed),
-        ("activationsigmoid-lr0.05-s3", 3)
-    );
+    assert_eq!((seeded.runs[2].id.as_str(), seeded.runs[2].config.seed), ("activationsigmoid-lr0.05-s3", 3));
 }
 
 #[test]
@@ -68,23 +62,14 @@ fn explicit_runs_apply_base_then_preset_then_own_keys() {
     let s = Sweep::parse("[base]\nprecision = \"f32\"\nlr = 0.5\n[[run]]\npreset = \"all\"\n[[run]]\nname = \"mine\"\npreset = \"4d\"\nlr = 0.01\n", "f").unwrap();
     assert_eq!(s.name, "f");
     let (all, mine) = (&s.runs[0], &s.runs[1]);
-    assert_eq!(
-        (all.id.as_str(), all.config.lr, all.config.momentum),
-        ("all", 0.02, 0.9)
-    );
+    assert_eq!((all.id.as_str(), all.config.lr, all.config.momentum), ("all", 0.02, 0.9));
     assert_eq!(all.config.precision, mlp::config::Precision::F32);
-    assert_eq!(
-        (mine.config.hidden.clone(), mine.config.lr),
-        (vec![60, 60], 0.01)
-    );
+    assert_eq!((mine.config.hidden.clone(), mine.config.lr), (vec![60, 60], 0.01));
 }
 
 #[test]
 fn the_shipped_sweeps_parse() {
-    for (file, runs) in [
-        ("experiments/study.toml", 11),
-        ("experiments/grid-lr-hidden.toml", 9),
-    ] {
+    for (file, runs) in [("experiments/study.toml", 11), ("experiments/grid-lr-hidden.toml", 9)] {
         let s = Sweep::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
         assert_eq!(s.runs.len(), runs, "{file}");
     }
@@ -93,10 +78,7 @@ fn the_shipped_sweeps_parse() {
 #[test]
 fn bad_sweep_files_are_rejected_naming_key_and_value() {
     let cases = [
-        (
-            "[base]\nlearning_rate = 0.1\n[axes]\nlr = [0.1]",
-            "learning_rate",
-        ),
+        ("[base]\nlearning_rate = 0.1\n[axes]\nlr = [0.1]", "learning_rate"),
         ("[base]\nlr = \"fast\"\n[axes]\nseed = [1]", "lr"),
         ("[axes]\nlr = []", "lr: empty list"),
         ("[axes]\nlr = 0.1", "expected a list"),
@@ -107,10 +89,7 @@ fn bad_sweep_files_are_rejected_naming_key_and_value() {
         ("[[run]]\npreset = \"nope\"", "unknown preset `nope`"),
         ("[base]\nlr = 0.1", "no runs"),
         ("color = 1\n[axes]\nlr = [0.1]", "color"),
-        (
-            "[[run]]\npreset = \"all\"\n[[run]]\npreset = \"all\"",
-            "two runs are named `all`",
-        ),
+        ("[[run]]\npreset = \"all\"\n[[run]]\npreset = \"all\"", "two runs are named `all`"),
     ];
     for (text, needle) in cases {
         let err = Sweep::parse(text, "bad").unwrap_err();
@@ -120,50 +99,25 @@ fn bad_sweep_files_are_rejected_naming_key_and_value() {
     let path = dir.path().join("broken.toml");
     std::fs::write(&path, "[axes]\nlr = [-1.0]").unwrap();
     let err = Sweep::load(&path).unwrap_err();
-    assert!(
-        err.to_string().contains("broken.toml") && err.to_string().contains("lr"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("broken.toml") && err.to_string().contains("lr"), "{err}");
 }
 
-fn without_wall_time(
-    runs: Vec<(String, mlp::config::TrainConfig, Summary)>,
-) -> Vec<(String, Summary)> {
-    runs.into_iter()
-        .map(|(id, _, s)| {
-            (
-                id,
-                Summary {
-                    train_wall_s: 0.0,
-                    ..s
-                },
-            )
-        })
-        .collect()
+fn without_wall_time(runs: Vec<(String, mlp::config::TrainConfig, Summary)>) -> Vec<(String, Summary)> {
+    runs.into_iter().map(|(id, _, s)| (id, Summary { train_wall_s: 0.0, ..s })).collect()
 }
 
 fn steps_csvs(dir: &Path) -> Vec<Vec<u8>> {
-    let mut ids: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
+    let mut ids: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
     ids.sort();
-    ids.iter()
-        .map(|d| std::fs::read(d.join("steps.csv")).unwrap())
-        .collect()
+    ids.iter().map(|d| std::fs::read(d.join("steps.csv")).unwrap()).collect()
 }
 
 #[test]
 fn results_do_not_depend_on_jobs_and_shards_merge_to_the_whole() {
     let m = mnist();
     let sweep = Sweep::parse(TINY, "tiny").unwrap();
-    let (one, two, sharded) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
+    let (one, two, sharded) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     execute(&sweep.runs, &m, one.path(), 1, &opts(), &|_, _| {}).unwrap();
     execute(&sweep.runs, &m, two.path(), 2, &opts(), &|_, _| {}).unwrap();
     for i in 1..=3 {
@@ -174,14 +128,8 @@ fn results_do_not_depend_on_jobs_and_shards_merge_to_the_whole() {
     assert_eq!(steps_csvs(one.path()), steps_csvs(two.path()));
     assert_eq!(steps_csvs(one.path()), steps_csvs(sharded.path()));
     let whole = without_wall_time(collect_runs(&[one.path().to_path_buf()]));
-    assert_eq!(
-        whole,
-        without_wall_time(collect_runs(&[two.path().to_path_buf()]))
-    );
-    assert_eq!(
-        whole,
-        without_wall_time(collect_runs(&[sharded.path().to_path_buf()]))
-    );
+    assert_eq!(whole, without_wall_time(collect_runs(&[two.path().to_path_buf()])));
+    assert_eq!(whole, without_wall_time(collect_runs(&[sharded.path().to_path_buf()])));
 }
 
 #[test]
@@ -193,11 +141,7 @@ fn rerun_skips_finished_runs_redoes_interrupted_ones_and_refuses_conflicts() {
     // Simulate a run killed mid-way: no summary, a partial log.
     let victim = out.path().join(&sweep.runs[1].id);
     std::fs::remove_file(victim.join("summary.json")).unwrap();
-    std::fs::write(
-        victim.join("steps.csv.partial"),
-        "step,epoch,train_loss\n0,0,2.3",
-    )
-    .unwrap();
+    std::fs::write(victim.join("steps.csv.partial"), "step,epoch,train_loss\n0,0,2.3").unwrap();
     let statuses = execute(&sweep.runs, &m, out.path(), 2, &opts(), &|_, _| {}).unwrap();
     let kinds: Vec<&str> = statuses
         .iter()

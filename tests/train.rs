@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mlp::config::{ActivationKind, InitKind, Precision, TrainConfig};
+use mlp::config::{ActivationKind, FirstLayer, InitKind, Precision, TrainConfig};
 use mlp::data::{split, Mnist, NormStats};
 use mlp::error::TrainError;
 use mlp::output::{NullSink, Summary};
@@ -62,21 +62,9 @@ fn two_epochs_on_2000_images_exceed_85_percent_in_both_precisions() {
 /// checks.csv without its elapsed_s column (wall time is the one thing allowed to differ).
 fn checks_without_time(dir: &Path) -> Vec<Vec<String>> {
     let mut r = csv::Reader::from_path(dir.join("checks.csv")).unwrap();
-    let time = r
-        .headers()
-        .unwrap()
-        .iter()
-        .position(|h| h == "elapsed_s")
-        .unwrap();
+    let time = r.headers().unwrap().iter().position(|h| h == "elapsed_s").unwrap();
     r.records()
-        .map(|rec| {
-            rec.unwrap()
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i != time)
-                .map(|(_, v)| v.to_string())
-                .collect()
-        })
+        .map(|rec| rec.unwrap().iter().enumerate().filter(|(i, _)| *i != time).map(|(_, v)| v.to_string()).collect())
         .collect()
 }
 
@@ -93,34 +81,13 @@ fn same_seed_gives_identical_logs_and_another_seed_does_not() {
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     run_to_dir(&cfg, &m, dirs[0].path(), &opts()).unwrap();
     run_to_dir(&cfg, &m, dirs[1].path(), &opts()).unwrap();
-    run_to_dir(
-        &TrainConfig {
-            seed: 2,
-            ..cfg.clone()
-        },
-        &m,
-        dirs[2].path(),
-        &opts(),
-    )
-    .unwrap();
+    run_to_dir(&TrainConfig { seed: 2, ..cfg.clone() }, &m, dirs[2].path(), &opts()).unwrap();
     let steps = |d: &tempfile::TempDir| std::fs::read(d.path().join("steps.csv")).unwrap();
     assert_eq!(steps(&dirs[0]), steps(&dirs[1]));
-    assert_eq!(
-        checks_without_time(dirs[0].path()),
-        checks_without_time(dirs[1].path())
-    );
+    assert_eq!(checks_without_time(dirs[0].path()), checks_without_time(dirs[1].path()));
     assert_ne!(steps(&dirs[0]), steps(&dirs[2]));
     let (a, b) = (read_summary(dirs[0].path()), read_summary(dirs[1].path()));
-    assert_eq!(
-        Summary {
-            train_wall_s: 0.0,
-            ..a
-        },
-        Summary {
-            train_wall_s: 0.0,
-            ..b
-        }
-    );
+    assert_eq!(Summary { train_wall_s: 0.0, ..a }, Summary { train_wall_s: 0.0, ..b });
 }
 
 #[test]
@@ -148,22 +115,10 @@ fn early_stopping_fires_patience_checks_after_the_best_and_restore_best_works() 
     assert_eq!(s.steps, stop * 31 + 1);
     assert!(!s.restored_best);
 
-    let restored = train::<f32>(
-        &TrainConfig {
-            restore_best: true,
-            ..cfg
-        },
-        &splits,
-        &mut NullSink,
-    )
-    .unwrap()
-    .summary;
+    let restored = train::<f32>(&TrainConfig { restore_best: true, ..cfg }, &splits, &mut NullSink).unwrap().summary;
     assert!(restored.restored_best);
     assert_eq!(restored.best_val_loss, s.best_val_loss);
-    assert!(
-        (restored.final_val_loss - s.best_val_loss.unwrap()).abs() < 1e-6,
-        "{restored:?}"
-    );
+    assert!((restored.final_val_loss - s.best_val_loss.unwrap()).abs() < 1e-6, "{restored:?}");
 }
 
 #[test]
@@ -171,51 +126,26 @@ fn a_diverging_run_stops_with_an_error_and_keeps_its_logs() {
     let m = mnist();
     let dir = tempfile::tempdir().unwrap();
     // Weights overflow to inf after the first update, so the next loss is NaN.
-    let cfg = TrainConfig {
-        lr: 1e307,
-        ..small(Precision::F64)
-    };
+    let cfg = TrainConfig { lr: 1e307, ..small(Precision::F64) };
     let err = run_to_dir(&cfg, &m, dir.path(), &opts()).unwrap_err();
     assert!(matches!(err, TrainError::Diverged { .. }), "{err}");
     assert!(err.to_string().contains("diverged"), "{err}");
     assert!(!dir.path().join("summary.json").exists());
     let mut r = csv::Reader::from_path(dir.path().join("steps.csv")).unwrap();
     let rows: Vec<_> = r.records().map(|r| r.unwrap()).collect();
-    assert!(
-        !rows.is_empty()
-            && rows
-                .iter()
-                .all(|r| r[2].parse::<f64>().unwrap().is_finite())
-    );
+    assert!(!rows.is_empty() && rows.iter().all(|r| r[2].parse::<f64>().unwrap().is_finite()));
 }
 
 #[test]
 fn a_finished_run_is_never_overwritten_without_force() {
     let m = mnist();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = TrainConfig {
-        epochs: 1,
-        train_size: 320,
-        val_size: 100,
-        ..TrainConfig::default()
-    };
+    let cfg = TrainConfig { epochs: 1, train_size: 320, val_size: 100, ..TrainConfig::default() };
     let first = run_to_dir(&cfg, &m, dir.path(), &opts()).unwrap();
-    let err = run_to_dir(
-        &TrainConfig {
-            seed: 9,
-            ..cfg.clone()
-        },
-        &m,
-        dir.path(),
-        &opts(),
-    )
-    .unwrap_err();
+    let err = run_to_dir(&TrainConfig { seed: 9, ..cfg.clone() }, &m, dir.path(), &opts()).unwrap_err();
     assert!(matches!(err, TrainError::OutputExists { .. }), "{err}");
     assert_eq!(read_summary(dir.path()), first);
-    let forced = RunOptions {
-        force: true,
-        ..opts()
-    };
+    let forced = RunOptions { force: true, ..opts() };
     let second = run_to_dir(&TrainConfig { seed: 9, ..cfg }, &m, dir.path(), &forced).unwrap();
     assert_eq!(read_summary(dir.path()), second);
 }
@@ -223,42 +153,51 @@ fn a_finished_run_is_never_overwritten_without_force() {
 #[test]
 fn nonsense_hyperparameters_are_rejected_before_training() {
     let bad = [
-        TrainConfig {
-            lr: -0.1,
-            ..TrainConfig::default()
-        },
-        TrainConfig {
-            lr: f64::NAN,
-            ..TrainConfig::default()
-        },
-        TrainConfig {
-            batch_size: 0,
-            ..TrainConfig::default()
-        },
-        TrainConfig {
-            hidden: vec![],
-            ..TrainConfig::default()
-        },
-        TrainConfig {
-            hidden: vec![64, 0],
-            ..TrainConfig::default()
-        },
-        TrainConfig {
-            patience: 0,
-            ..TrainConfig::default()
-        },
-        TrainConfig {
-            momentum: 1.5,
-            ..TrainConfig::default()
-        },
-        TrainConfig {
-            train_size: 10,
-            ..TrainConfig::default()
-        },
+        TrainConfig { lr: -0.1, ..TrainConfig::default() },
+        TrainConfig { lr: f64::NAN, ..TrainConfig::default() },
+        TrainConfig { batch_size: 0, ..TrainConfig::default() },
+        TrainConfig { hidden: vec![], ..TrainConfig::default() },
+        TrainConfig { hidden: vec![64, 0], ..TrainConfig::default() },
+        TrainConfig { patience: 0, ..TrainConfig::default() },
+        TrainConfig { momentum: 1.5, ..TrainConfig::default() },
+        TrainConfig { train_size: 10, ..TrainConfig::default() },
     ];
     for cfg in bad {
         let err = cfg.validate().unwrap_err();
         assert!(err.to_string().starts_with("invalid "), "{err}");
     }
     assert!(TrainConfig::default().validate().is_ok());
+}
+
+#[test]
+fn sparse_and_dense_first_layers_train_the_same_model() {
+    let m = mnist();
+    let splits = split::<f64>(&m, 2000, 2000, NormStats::FullTrain).unwrap();
+    let run = |first_layer| {
+        let cfg = TrainConfig { first_layer, momentum: 0.9, lr: 0.02, ..small(Precision::F64) };
+        train::<f64>(&cfg, &splits, &mut NullSink).unwrap()
+    };
+    let (dense, sparse) = (run(FirstLayer::Dense), run(FirstLayer::Sparse));
+    for (a, b) in dense.model.weights.iter().zip(&sparse.model.weights) {
+        let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+        assert!(worst < 1e-9, "weights differ by {worst}");
+    }
+    let (d, s) = (dense.summary, sparse.summary);
+    assert!((d.final_val_loss - s.final_val_loss).abs() < 1e-10, "{d:?} vs {s:?}");
+    assert_eq!((d.final_val_acc, d.final_train_acc), (s.final_val_acc, s.final_train_acc));
+}
+
+#[test]
+fn evaluation_does_not_depend_on_the_thread_count() {
+    let m = mnist();
+    let splits = split::<f32>(&m, 20000, 10000, NormStats::FullTrain).unwrap();
+    let cfg = TrainConfig { epochs: 1, train_size: 20000, validation: false, ..small(Precision::F32) };
+    let model = train::<f32>(&cfg, &splits, &mut NullSink).unwrap().model;
+    let on = |threads| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| (model.evaluate(&splits.train), model.evaluate(&splits.val)))
+    };
+    let one = on(1);
+    assert_eq!(one, on(2));
+    assert_eq!(one, on(3));
 }

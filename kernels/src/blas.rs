@@ -16,9 +16,7 @@ extern "C" {
 /// The kernel family OpenBLAS picked at load time (e.g. "SkylakeX", "Haswell", "Prescott").
 pub fn corename() -> String {
     // SAFETY: OpenBLAS returns a pointer to a static NUL-terminated string.
-    unsafe { CStr::from_ptr(openblas_get_corename()) }
-        .to_string_lossy()
-        .into_owned()
+    unsafe { CStr::from_ptr(openblas_get_corename()) }.to_string_lossy().into_owned()
 }
 
 /// Sets the number of threads OpenBLAS uses for each call (process-wide).
@@ -66,24 +64,9 @@ pub fn gemm<T: Scalar>(
     beta: T,
     c: &mut [T],
 ) {
-    assert!(
-        a.len() >= m * k,
-        "gemm: a has {} elements, needs {}",
-        a.len(),
-        m * k
-    );
-    assert!(
-        b.len() >= k * n,
-        "gemm: b has {} elements, needs {}",
-        b.len(),
-        k * n
-    );
-    assert!(
-        c.len() >= m * n,
-        "gemm: c has {} elements, needs {}",
-        c.len(),
-        m * n
-    );
+    assert!(a.len() >= m * k, "gemm: a has {} elements, needs {}", a.len(), m * k);
+    assert!(b.len() >= k * n, "gemm: b has {} elements, needs {}", b.len(), k * n);
+    assert!(c.len() >= m * n, "gemm: c has {} elements, needs {}", c.len(), m * n);
     if m == 0 || n == 0 {
         return;
     }
@@ -118,13 +101,7 @@ mod tests {
 
     fn check<T: Scalar>(tol: f64) {
         let mut rng = Lcg(7);
-        for &(m, n, k) in &[
-            (1, 1, 1),
-            (3, 5, 7),
-            (32, 64, 785),
-            (17, 10, 64),
-            (785, 64, 32),
-        ] {
+        for &(m, n, k) in &[(1, 1, 1), (3, 5, 7), (32, 64, 785), (17, 10, 64), (785, 64, 32)] {
             for ta in [Transpose::No, Transpose::Yes] {
                 for tb in [Transpose::No, Transpose::Yes] {
                     let a: Vec<T> = rng.vec(m * k);
@@ -155,18 +132,7 @@ mod tests {
     #[should_panic(expected = "gemm: b has")]
     fn gemm_rejects_short_operand() {
         let mut c = [0.0f64; 4];
-        gemm(
-            Transpose::No,
-            Transpose::No,
-            2,
-            2,
-            2,
-            1.0,
-            &[0.0; 4],
-            &[0.0; 3],
-            0.0,
-            &mut c,
-        );
+        gemm(Transpose::No, Transpose::No, 2, 2, 2, 1.0, &[0.0; 4], &[0.0; 3], 0.0, &mut c);
     }
 
     #[test]

@@ -24,18 +24,7 @@ pub const IMPROVED_S: f64 = 2.0 / 3.0;
 /// Linear layer without bias (the bias is the input's ones column).
 /// inp (B, C), w (C, OC) -> out (B, OC) = inp @ w
 pub fn linear_forward<T: Scalar>(out: &mut [T], inp: &[T], w: &[T], b: usize, c: usize, oc: usize) {
-    gemm(
-        Transpose::No,
-        Transpose::No,
-        b,
-        oc,
-        c,
-        T::ONE,
-        inp,
-        w,
-        T::ZERO,
-        out,
-    );
+    gemm(Transpose::No, Transpose::No, b, oc, c, T::ONE, inp, w, T::ZERO, out);
 }
 
 /// Backward of [`linear_forward`], with the weight gradient averaged over the batch.
@@ -54,31 +43,9 @@ pub fn linear_backward<T: Scalar>(
     oc: usize,
 ) {
     let inv_b = T::ONE / T::from_f64(b as f64);
-    gemm(
-        Transpose::Yes,
-        Transpose::No,
-        c,
-        oc,
-        b,
-        inv_b,
-        inp,
-        dout,
-        T::ZERO,
-        dw,
-    );
+    gemm(Transpose::Yes, Transpose::No, c, oc, b, inv_b, inp, dout, T::ZERO, dw);
     if let Some(dinp) = dinp {
-        gemm(
-            Transpose::No,
-            Transpose::Yes,
-            b,
-            c,
-            oc,
-            T::ONE,
-            dout,
-            w,
-            T::ZERO,
-            dinp,
-        );
+        gemm(Transpose::No, Transpose::Yes, b, c, oc, T::ONE, dout, w, T::ZERO, dinp);
     }
 }
 
@@ -87,10 +54,7 @@ pub fn activation_forward<T: Scalar>(act: Activation, a: &mut [T], z: &[T]) {
     assert_eq!(a.len(), z.len());
     match act {
         Activation::Sigmoid => a.iter_mut().zip(z).for_each(|(a, &z)| *a = sigmoid(z)),
-        Activation::ImprovedSigmoid => a
-            .iter_mut()
-            .zip(z)
-            .for_each(|(a, &z)| *a = improved_sigmoid(z)),
+        Activation::ImprovedSigmoid => a.iter_mut().zip(z).for_each(|(a, &z)| *a = improved_sigmoid(z)),
     }
 }
 
@@ -120,15 +84,9 @@ fn improved_sigmoid<T: Scalar>(z: T) -> T {
 pub fn activation_backward<T: Scalar>(act: Activation, d: &mut [T], z: &[T], a: &[T]) {
     assert!(d.len() == z.len() && d.len() == a.len());
     match act {
-        Activation::Sigmoid => d
-            .iter_mut()
-            .zip(a)
-            .for_each(|(d, &a)| *d = a * (T::ONE - a) * *d),
+        Activation::Sigmoid => d.iter_mut().zip(a).for_each(|(d, &a)| *d = a * (T::ONE - a) * *d),
         Activation::ImprovedSigmoid => {
-            let (amp_s, s) = (
-                T::from_f64(IMPROVED_A * IMPROVED_S),
-                T::from_f64(IMPROVED_S),
-            );
+            let (amp_s, s) = (T::from_f64(IMPROVED_A * IMPROVED_S), T::from_f64(IMPROVED_S));
             d.iter_mut().zip(z).for_each(|(d, &z)| {
                 let ch = (s * z).cosh();
                 // cosh overflows to inf for |z| > ~133 (f32), giving a derivative of exactly 0.
@@ -142,20 +100,11 @@ pub fn activation_backward<T: Scalar>(act: Activation, d: &mut [T], z: &[T], a: 
 /// logits (B, K), labels (B) -> probs (B, K); returns the SUM over rows of -ln p[label]
 /// (accumulated in f64), computed as ln(sum e^(z-m)) - (z_label - m) so it stays finite even when
 /// p[label] underflows.
-pub fn softmax_crossentropy_forward<T: Scalar>(
-    probs: &mut [T],
-    logits: &[T],
-    labels: &[u8],
-    k: usize,
-) -> f64 {
+pub fn softmax_crossentropy_forward<T: Scalar>(probs: &mut [T], logits: &[T], labels: &[u8], k: usize) -> f64 {
     assert_eq!(probs.len(), logits.len());
     assert_eq!(logits.len(), labels.len() * k);
     let mut loss = 0.0f64;
-    for ((p, z), &y) in probs
-        .chunks_exact_mut(k)
-        .zip(logits.chunks_exact(k))
-        .zip(labels)
-    {
+    for ((p, z), &y) in probs.chunks_exact_mut(k).zip(logits.chunks_exact(k)).zip(labels) {
         let (m, sum) = exp_shifted(p, z);
         p.iter_mut().for_each(|p| *p /= sum);
         loss += sum.ln().to_f64() - (z[y as usize] - m).to_f64();
@@ -165,12 +114,7 @@ pub fn softmax_crossentropy_forward<T: Scalar>(
 
 /// Backward of softmax + cross entropy (per row, before the batch mean):
 /// probs (B, K), labels (B) -> dlogits (B, K) = probs - onehot(labels)
-pub fn softmax_crossentropy_backward<T: Scalar>(
-    dlogits: &mut [T],
-    probs: &[T],
-    labels: &[u8],
-    k: usize,
-) {
+pub fn softmax_crossentropy_backward<T: Scalar>(dlogits: &mut [T], probs: &[T], labels: &[u8], k: usize) {
     assert_eq!(dlogits.len(), probs.len());
     assert_eq!(probs.len(), labels.len() * k);
     dlogits.copy_from_slice(probs);
@@ -182,12 +126,7 @@ pub fn softmax_crossentropy_backward<T: Scalar>(
 /// Evaluation head: logits (B, K), labels (B) -> (sum of cross entropy over rows, number of rows
 /// whose argmax of the softmax equals the label). Ties go to the first maximum, as numpy's argmax.
 /// `scratch` holds K values.
-pub fn softmax_crossentropy_eval<T: Scalar>(
-    logits: &[T],
-    labels: &[u8],
-    k: usize,
-    scratch: &mut [T],
-) -> (f64, usize) {
+pub fn softmax_crossentropy_eval<T: Scalar>(logits: &[T], labels: &[u8], k: usize, scratch: &mut [T]) -> (f64, usize) {
     assert_eq!(logits.len(), labels.len() * k);
     let p = &mut scratch[..k];
     let (mut loss, mut correct) = (0.0f64, 0usize);
@@ -211,10 +150,7 @@ pub fn softmax_crossentropy_eval<T: Scalar>(
 /// Writes e^(z - max z) into `e` and returns (max z, sum of e).
 #[inline]
 fn exp_shifted<T: Scalar>(e: &mut [T], z: &[T]) -> (T, T) {
-    let m = z
-        .iter()
-        .copied()
-        .fold(z[0], |m, v| if v > m { v } else { m });
+    let m = z.iter().copied().fold(z[0], |m, v| if v > m { v } else { m });
     let mut sum = T::ZERO;
     for (e, &z) in e.iter_mut().zip(z) {
         *e = (z - m).exp();
@@ -239,18 +175,7 @@ mod tests {
             let mut out = vec![0.0; b * oc];
             linear_forward(&mut out, &inp, &w, b, c, oc);
             let mut want = vec![0.0; b * oc];
-            reference::gemm(
-                Transpose::No,
-                Transpose::No,
-                b,
-                oc,
-                c,
-                1.0,
-                &inp,
-                &w,
-                0.0,
-                &mut want,
-            );
+            reference::gemm(Transpose::No, Transpose::No, b, oc, c, 1.0, &inp, &w, 0.0, &mut want);
             assert_close(&out, &want, 1e-12);
 
             let (mut dw, mut dinp) = (vec![0.0; c * oc], vec![0.0; b * c]);
@@ -278,18 +203,8 @@ mod tests {
             activation_backward(act, &mut d, &z, &a);
             for i in 0..z.len() {
                 let (fa, fd) = reference::activation(act, z[i]);
-                assert!(
-                    a[i].is_finite() && d[i].is_finite(),
-                    "{act:?} at z={}",
-                    z[i]
-                );
-                assert!(
-                    (a[i] - fa).abs() <= 1e-14,
-                    "{act:?} f({}) = {} vs {}",
-                    z[i],
-                    a[i],
-                    fa
-                );
+                assert!(a[i].is_finite() && d[i].is_finite(), "{act:?} at z={}", z[i]);
+                assert!((a[i] - fa).abs() <= 1e-14, "{act:?} f({}) = {} vs {}", z[i], a[i], fa);
                 assert!((d[i] - fd * d0[i]).abs() <= 1e-14, "{act:?} f'({})", z[i]);
             }
             // f32 too: e^90 overflows f32, the result must still be finite.
@@ -298,10 +213,7 @@ mod tests {
             activation_forward(act, &mut a32, &z32);
             let mut d32 = vec![1.0f32; z.len()];
             activation_backward(act, &mut d32, &z32, &a32);
-            assert!(
-                a32.iter().chain(&d32).all(|v| v.is_finite()),
-                "{act:?} f32 not finite"
-            );
+            assert!(a32.iter().chain(&d32).all(|v| v.is_finite()), "{act:?} f32 not finite");
         }
     }
 

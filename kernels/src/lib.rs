@@ -13,6 +13,7 @@ pub mod layers;
 pub mod optim;
 pub mod reference;
 mod scalar;
+pub mod sparse;
 
 pub use blas::Transpose;
 pub use scalar::Scalar;

@@ -29,10 +29,7 @@ mod tests {
         momentum_update(&mut w, &mut v, &[1.0], 0.5, 0.9);
         assert_eq!((w[0], v[0]), (0.5, 1.0));
         momentum_update(&mut w, &mut v, &[2.0], 0.5, 0.9);
-        assert!(
-            (v[0] - 2.9).abs() < 1e-15 && (w[0] + 0.95).abs() < 1e-15,
-            "{w:?} {v:?}"
-        );
+        assert!((v[0] - 2.9).abs() < 1e-15 && (w[0] + 0.95).abs() < 1e-15, "{w:?} {v:?}");
     }
 
     #[test]

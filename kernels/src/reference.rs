@@ -96,11 +96,7 @@ pub fn softmax_crossentropy(logits: &[f64], labels: &[u8], k: usize) -> (Vec<f64
         let total: f64 = row.iter().map(|z| z.exp()).sum();
         probs.extend(row.iter().map(|z| z.exp() / total));
     }
-    let loss = probs
-        .chunks(k)
-        .zip(labels)
-        .map(|(p, &y)| -p[y as usize].ln())
-        .sum();
+    let loss = probs.chunks(k).zip(labels).map(|(p, &y)| -p[y as usize].ln()).sum();
     (probs, loss)
 }
 
@@ -110,10 +106,7 @@ pub fn count_correct(probs: &[f64], labels: &[u8], k: usize) -> usize {
         .chunks(k)
         .zip(labels)
         .filter(|(p, &y)| {
-            let best = p
-                .iter()
-                .enumerate()
-                .fold(0, |b, (j, &v)| if v > p[b] { j } else { b });
+            let best = p.iter().enumerate().fold(0, |b, (j, &v)| if v > p[b] { j } else { b });
             best == y as usize
         })
         .count()

@@ -36,6 +36,8 @@ pub trait Scalar:
     fn tanh(self) -> Self;
     fn cosh(self) -> Self;
     fn is_finite(self) -> bool;
+    /// self * a + b with one rounding (a single FMA instruction where the CPU has one).
+    fn mul_add(self, a: Self, b: Self) -> Self;
 
     /// Raw row-major CBLAS GEMM for this type.
     ///
@@ -94,6 +96,10 @@ macro_rules! impl_scalar {
             fn is_finite(self) -> bool {
                 <$t>::is_finite(self)
             }
+            #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                <$t>::mul_add(self, a, b)
+            }
             unsafe fn cblas_gemm(
                 ta: CBLAS_TRANSPOSE,
                 tb: CBLAS_TRANSPOSE,
@@ -110,24 +116,7 @@ macro_rules! impl_scalar {
                 ldc: i32,
             ) {
                 // SAFETY: forwarded from the caller's contract.
-                unsafe {
-                    $gemm(
-                        CBLAS_LAYOUT::CblasRowMajor,
-                        ta,
-                        tb,
-                        m,
-                        n,
-                        k,
-                        alpha,
-                        a,
-                        lda,
-                        b,
-                        ldb,
-                        beta,
-                        c,
-                        ldc,
-                    )
-                }
+                unsafe { $gemm(CBLAS_LAYOUT::CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) }
             }
         }
     };

@@ -22,61 +22,34 @@ pub struct Images {
 
 /// Reads a whole file, decompressing it if it starts with the gzip magic.
 pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
-    let raw = std::fs::read(path).map_err(|source| DataError::Io {
-        path: path.into(),
-        source,
-    })?;
+    let raw = std::fs::read(path).map_err(|source| DataError::Io { path: path.into(), source })?;
     if !raw.starts_with(&GZIP_MAGIC) {
         return Ok(raw);
     }
     let mut out = Vec::with_capacity(raw.len() * 4);
     MultiGzDecoder::new(raw.as_slice())
         .read_to_end(&mut out)
-        .map_err(|source| DataError::Gzip {
-            path: path.into(),
-            source,
-        })?;
+        .map_err(|source| DataError::Gzip { path: path.into(), source })?;
     Ok(out)
 }
 
 fn header(path: &Path, bytes: &[u8], words: usize) -> Result<Vec<u32>, DataError> {
     if bytes.len() < 4 * words {
-        return Err(DataError::ShortHeader {
-            path: path.into(),
-            expected: 4 * words,
-            found: bytes.len(),
-        });
+        return Err(DataError::ShortHeader { path: path.into(), expected: 4 * words, found: bytes.len() });
     }
-    Ok(bytes[..4 * words]
-        .chunks_exact(4)
-        .map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
-        .collect())
+    Ok(bytes[..4 * words].chunks_exact(4).map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]])).collect())
 }
 
-fn check_magic(
-    path: &Path,
-    kind: &'static str,
-    expected: u32,
-    found: u32,
-) -> Result<(), DataError> {
+fn check_magic(path: &Path, kind: &'static str, expected: u32, found: u32) -> Result<(), DataError> {
     if found != expected {
-        return Err(DataError::BadMagic {
-            path: path.into(),
-            kind,
-            expected,
-            found,
-        });
+        return Err(DataError::BadMagic { path: path.into(), kind, expected, found });
     }
     Ok(())
 }
 
 fn check_length(path: &Path, expected: usize, found: usize) -> Result<(), DataError> {
     if expected != found {
-        return Err(DataError::Length {
-            path: path.into(),
-            expected,
-            found,
-        });
+        return Err(DataError::Length { path: path.into(), expected, found });
     }
     Ok(())
 }
@@ -88,11 +61,7 @@ pub fn parse_images(path: &Path, bytes: &[u8]) -> Result<Images, DataError> {
     let (count, pixels) = (h[1] as usize, h[2] as usize * h[3] as usize);
     let data = &bytes[16..];
     check_length(path, count * pixels, data.len())?;
-    Ok(Images {
-        count,
-        pixels,
-        data: data.to_vec(),
-    })
+    Ok(Images { count, pixels, data: data.to_vec() })
 }
 
 /// Parses an IDX1 label file (magic 2049, count, then count bytes, each 0..=9).
@@ -102,11 +71,7 @@ pub fn parse_labels(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, DataError> {
     let data = &bytes[8..];
     check_length(path, h[1] as usize, data.len())?;
     if let Some((index, &label)) = data.iter().enumerate().find(|(_, &l)| l > 9) {
-        return Err(DataError::LabelOutOfRange {
-            path: path.into(),
-            index,
-            label,
-        });
+        return Err(DataError::LabelOutOfRange { path: path.into(), index, label });
     }
     Ok(data.to_vec())
 }

@@ -39,17 +39,10 @@ fn locate(dir: &Path, name: &'static str) -> Result<PathBuf, DataError> {
         .iter()
         .map(|f| dir.join(f))
         .find(|p| p.is_file())
-        .ok_or_else(|| DataError::Missing {
-            dir: dir.into(),
-            name,
-        })
+        .ok_or_else(|| DataError::Missing { dir: dir.into(), name })
 }
 
-fn load_pair(
-    dir: &Path,
-    images: &'static str,
-    labels: &'static str,
-) -> Result<LabelledImages, DataError> {
+fn load_pair(dir: &Path, images: &'static str, labels: &'static str) -> Result<LabelledImages, DataError> {
     let (images_path, labels_path) = (locate(dir, images)?, locate(dir, labels)?);
     let images = idx::read_images(&images_path)?;
     let labels = idx::read_labels(&labels_path)?;
@@ -61,11 +54,7 @@ fn load_pair(
             n_labels: labels.len(),
         });
     }
-    Ok(LabelledImages {
-        images,
-        labels,
-        images_path,
-    })
+    Ok(LabelledImages { images, labels, images_path })
 }
 
 impl Mnist {
@@ -123,10 +112,7 @@ impl Normalization {
                 c as f64 * (d * d)
             })
             .sum();
-        Self {
-            mean,
-            std: (sq / n).sqrt(),
-        }
+        Self { mean, std: (sq / n).sqrt() }
     }
 
     /// The normalised value of every possible pixel byte.
@@ -136,11 +122,43 @@ impl Normalization {
 }
 
 /// A normalised data set: one row per image, the pixels then a bias column of ones (785 columns
-/// for MNIST), and the labels.
+/// for MNIST), and the labels; plus the same images as sparse raw pixels for the fast first layer.
 #[derive(Debug, Clone)]
 pub struct Dataset<T> {
     pub x: Array2<T>,
     pub labels: Vec<u8>,
+    pub sparse: SparsePixels<T>,
+}
+
+/// The non-zero raw pixels of every image divided by sigma (CSR), and shift = mu / sigma, so that
+/// a normalised pixel is `val - shift` (see `kernels::sparse`).
+#[derive(Debug, Clone)]
+pub struct SparsePixels<T> {
+    pub row_ptr: Vec<usize>,
+    pub cols: Vec<u32>,
+    pub vals: Vec<T>,
+    pub shift: T,
+}
+
+impl<T: Scalar> SparsePixels<T> {
+    pub fn new(images: &[u8], pixels: usize, norm: Normalization) -> Self {
+        let nonzero = images.iter().filter(|&&p| p != 0).count();
+        let (mut cols, mut vals) = (Vec::with_capacity(nonzero), Vec::with_capacity(nonzero));
+        let mut row_ptr = Vec::with_capacity(images.len() / pixels.max(1) + 1);
+        row_ptr.push(0);
+        for img in images.chunks_exact(pixels) {
+            for (q, &p) in img.iter().enumerate().filter(|(_, &p)| p != 0) {
+                cols.push(q as u32);
+                vals.push(T::from_f64(p as f64 / norm.std));
+            }
+            row_ptr.push(cols.len());
+        }
+        Self { row_ptr, cols, vals, shift: T::from_f64(norm.mean / norm.std) }
+    }
+
+    pub fn csr(&self) -> kernels::sparse::Csr<'_, T> {
+        kernels::sparse::Csr { row_ptr: &self.row_ptr, cols: &self.cols, vals: &self.vals }
+    }
 }
 
 impl<T: Scalar> Dataset<T> {
@@ -151,19 +169,11 @@ impl<T: Scalar> Dataset<T> {
         assert_eq!(images.len(), count * pixels);
         let mut x = Array2::<T>::from_elem((count, pixels + 1), T::ZERO);
         for (row, img) in x.rows_mut().into_iter().zip(images.chunks_exact(pixels)) {
-            let row = row
-                .into_slice()
-                .expect("rows of a standard-layout array are contiguous");
-            row[..pixels]
-                .iter_mut()
-                .zip(img)
-                .for_each(|(x, &p)| *x = table[p as usize]);
+            let row = row.into_slice().expect("rows of a standard-layout array are contiguous");
+            row[..pixels].iter_mut().zip(img).for_each(|(x, &p)| *x = table[p as usize]);
             row[pixels] = T::ONE;
         }
-        Self {
-            x,
-            labels: labels.to_vec(),
-        }
+        Self { x, labels: labels.to_vec(), sparse: SparsePixels::new(images, pixels, norm) }
     }
 
     pub fn len(&self) -> usize {
@@ -217,12 +227,7 @@ pub fn split<T: Scalar>(
     let first_val = test.images.count - val_size;
     Ok(Splits {
         train: Dataset::new(train_pixels, &train.labels[..train_size], pixels, norm),
-        val: Dataset::new(
-            &test.images.data[first_val * pixels..],
-            &test.labels[first_val..],
-            pixels,
-            norm,
-        ),
+        val: Dataset::new(&test.images.data[first_val * pixels..], &test.labels[first_val..], pixels, norm),
         norm,
     })
 }
