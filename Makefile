@@ -8,7 +8,7 @@ BIN := target/release/mlp
 FAST_CORE = core=$$($(BIN) info | awk '/best_core_for_cpu/ {print $$2}'); \
 	if [ -z "$$OPENBLAS_CORETYPE" ] && [ "$$core" != none ]; then export OPENBLAS_CORETYPE=$$core; fi
 
-.PHONY: setup build test sweep reproduce reproduce-check lint clean
+.PHONY: setup build test sweep reproduce reproduce-check bench compare venv lint clean
 
 ## setup: install the system OpenBLAS if it is missing (idempotent; apt-get as root or via sudo)
 setup:
@@ -48,6 +48,20 @@ reproduce: build
 ## reproduce-check: reproduce, then assert the six task-3 rows match the report
 reproduce-check: reproduce
 	$(FAST_CORE); $(CARGO) test --release --test reproduce -- --ignored
+
+## bench: criterion benchmarks (GEMM shapes and peak, sparse kernels, training steps, W1-W4)
+bench: build
+	@$(FAST_CORE); $(CARGO) bench --bench gemm --bench training
+
+## compare: W1-W4 in numpy (f64, f32) and PyTorch (1 and 2 threads) against mlp, interleaved;
+## writes results/bench/compare.md (installs numpy and torch into .venv on first use)
+VENV := .venv
+venv:
+	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
+	@$(VENV)/bin/pip install -q -r scripts/requirements-compare.txt -r scripts/requirements-plot.txt
+
+compare: build venv
+	$(VENV)/bin/python scripts/compare.py
 
 clean:
 	$(CARGO) clean

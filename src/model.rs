@@ -123,7 +123,7 @@ impl<T: Scalar> Mlp<T> {
         }
         // The first layer needs only its weight gradient.
         let (c, oc) = (self.sizes[0], self.sizes[1]);
-        let (grads, d) = (&mut ws.grads[0], &ws.d[0]);
+        let (grads, d, scratch) = (&mut ws.grads[0], &ws.d[0], &mut ws.by_pixel);
         match input {
             Input::Dense(x) => layers::linear_backward(None, grads, d, x, self.w(0), b, c, oc),
             Input::Sparse { pixels, rows } => {
@@ -131,9 +131,11 @@ impl<T: Scalar> Mlp<T> {
                 match rows {
                     Rows::Batch(ix) => {
                         let ix = ix.iter().map(|&i| i as usize);
-                        sparse::sparse_linear_backward_weights(grads, &csr, ix, d, c, oc, shift)
+                        sparse::sparse_linear_backward_weights(grads, &csr, ix, d, c, oc, shift, scratch)
                     }
-                    Rows::Range(r) => sparse::sparse_linear_backward_weights(grads, &csr, r.clone(), d, c, oc, shift),
+                    Rows::Range(r) => {
+                        sparse::sparse_linear_backward_weights(grads, &csr, r.clone(), d, c, oc, shift, scratch)
+                    }
                 }
             }
         }
@@ -210,6 +212,8 @@ pub struct Workspace<T> {
     pub grads: Vec<Vec<T>>,
     /// (OC of the first layer): the sparse first layer's constant term.
     offset: Vec<T>,
+    /// The batch's non-zero pixels grouped by pixel, for the sparse weight gradient.
+    by_pixel: sparse::ByPixel<T>,
 }
 
 impl<T: Scalar> Workspace<T> {
@@ -226,6 +230,7 @@ impl<T: Scalar> Workspace<T> {
             d: per_layer(b),
             grads: sizes.windows(2).map(|w| vec![T::ZERO; w[0] * w[1]]).collect(),
             offset: vec![T::ZERO; sizes[1]],
+            by_pixel: sparse::ByPixel::new(b, sizes[0] - 1),
         }
     }
 

@@ -92,17 +92,62 @@ pub fn sparse_linear_forward<T: Scalar>(
     }
 }
 
-/// Sparse first-layer weight gradient, averaged over the batch. dout (B, OC), rows of `x` ->
+/// A batch's non-zeros regrouped by pixel (compressed sparse columns), so the weight gradient
+/// writes each pixel row once instead of once per non-zero. Sized for the worst case up front:
+/// filling it never allocates.
+pub struct ByPixel<T> {
+    /// start[p]..start[p+1] index the entries of pixel p (P + 1 values, plus one for counting).
+    start: Vec<usize>,
+    /// Batch row of each entry.
+    rows: Vec<u32>,
+    vals: Vec<T>,
+}
+
+impl<T: Scalar> ByPixel<T> {
+    pub fn new(b: usize, pixels: usize) -> Self {
+        Self { start: vec![0; pixels + 2], rows: vec![0; b * pixels], vals: vec![T::ZERO; b * pixels] }
+    }
+
+    /// Counting sort of the batch's non-zeros by pixel.
+    fn fill(&mut self, x: &Csr<T>, rows: impl Iterator<Item = usize> + Clone) {
+        self.start.fill(0);
+        for i in rows.clone() {
+            x.row(i).0.iter().for_each(|&p| self.start[p as usize + 2] += 1);
+        }
+        for p in 2..self.start.len() {
+            self.start[p] += self.start[p - 1];
+        }
+        // start[p + 1] now counts the entries before pixel p; it advances while placing them.
+        for (r, i) in rows.enumerate() {
+            let (cols, vals) = x.row(i);
+            for (&p, &v) in cols.iter().zip(vals) {
+                let at = &mut self.start[p as usize + 1];
+                self.rows[*at] = r as u32;
+                self.vals[*at] = v;
+                *at += 1;
+            }
+        }
+    }
+
+    fn pixel(&self, p: usize) -> (&[u32], &[T]) {
+        let (a, b) = (self.start[p], self.start[p + 1]);
+        (&self.rows[a..b], &self.vals[a..b])
+    }
+}
+
+/// Sparse first-layer weight gradient, averaged over the batch. dout (B, OC), B rows of `x` ->
 /// dw (C, OC): row p < P is (sum_i x_ip dout_i - shift * s) / B, row P is s / B, where s is the
-/// column sum of dout.
+/// column sum of dout. `scratch` must have been made for at least B rows and P pixels.
+#[allow(clippy::too_many_arguments)]
 pub fn sparse_linear_backward_weights<T: Scalar>(
     dw: &mut [T],
     x: &Csr<T>,
-    rows: impl Iterator<Item = usize>,
+    rows: impl Iterator<Item = usize> + Clone,
     dout: &[T],
     c: usize,
     oc: usize,
     shift: T,
+    scratch: &mut ByPixel<T>,
 ) {
     let p = c - 1;
     let b = dout.len() / oc;
@@ -112,20 +157,38 @@ pub fn sparse_linear_backward_weights<T: Scalar>(
     for d in dout.chunks_exact(oc) {
         bias.iter_mut().zip(d).for_each(|(s, &d)| *s += d);
     }
-    // Every pixel row starts from the rank-one part -shift * s / B ...
-    for row in pixels.chunks_exact_mut(oc) {
-        row.iter_mut().zip(bias.iter()).for_each(|(g, &s)| *g = -(shift * s) * inv_b);
-    }
-    bias.iter_mut().for_each(|s| *s *= inv_b);
-    // ... and the non-zero pixels add their share.
-    for (d, i) in dout.chunks_exact(oc).zip(rows) {
-        let (cols, vals) = x.row(i);
-        for (&q, &v) in cols.iter().zip(vals) {
-            let scale = v * inv_b;
-            let g = &mut pixels[q as usize * oc..(q as usize + 1) * oc];
-            g.iter_mut().zip(d).for_each(|(g, &d)| *g = scale.mul_add(d, *g));
+    scratch.fill(x, rows);
+    for (q, g) in pixels.chunks_exact_mut(oc).enumerate() {
+        let (rows, vals) = scratch.pixel(q);
+        let mut start = 0;
+        let finish = |g: &mut [T], acc: &[T], start: usize| {
+            for ((g, &a), &s) in g[start..start + acc.len()].iter_mut().zip(acc).zip(&bias[start..]) {
+                *g = (a - shift * s) * inv_b;
+            }
+        };
+        while start + WIDE <= oc {
+            let mut acc = [T::ZERO; WIDE];
+            accumulate_block(&mut acc, rows, vals, &dout[start..], oc);
+            finish(g, &acc, start);
+            start += WIDE;
+        }
+        while start + NARROW <= oc {
+            let mut acc = [T::ZERO; NARROW];
+            accumulate_block(&mut acc, rows, vals, &dout[start..], oc);
+            finish(g, &acc, start);
+            start += NARROW;
+        }
+        if start < oc {
+            let mut acc = [T::ZERO; NARROW];
+            let tail = &mut acc[..oc - start];
+            for (&r, &v) in rows.iter().zip(vals) {
+                let d = &dout[r as usize * oc + start..(r as usize + 1) * oc];
+                tail.iter_mut().zip(d).for_each(|(a, &d)| *a = v.mul_add(d, *a));
+            }
+            finish(g, tail, start);
         }
     }
+    bias.iter_mut().for_each(|s| *s *= inv_b);
 }
 
 #[cfg(test)]
@@ -177,7 +240,8 @@ mod tests {
 
             let dout: Vec<f64> = rng.vec(n * oc);
             let mut dw = vec![0.0; c * oc];
-            sparse_linear_backward_weights(&mut dw, &x, rows.iter().copied(), &dout, c, oc, mu / sigma);
+            let mut scratch = ByPixel::new(n, p);
+            sparse_linear_backward_weights(&mut dw, &x, rows.iter().copied(), &dout, c, oc, mu / sigma, &mut scratch);
             let mut want_dw = vec![0.0; c * oc];
             linear_backward(None, &mut want_dw, &dout, &dense_rows, &w, n, c, oc);
             assert_close(&dw, &want_dw, 1e-10);

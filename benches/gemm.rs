@@ -1,0 +1,84 @@
+//! The GEMM shapes of a training step and of evaluation, through OpenBLAS as the trainer calls it,
+//! plus a large square GEMM for the machine's peak. Throughput is in multiply-adds (elements = m*n*k),
+//! so GFLOP/s = 2 * elements/s.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use kernels::blas::{gemm, set_threads};
+use kernels::{Scalar, Transpose};
+
+fn filled<T: Scalar>(n: usize) -> Vec<T> {
+    (0..n).map(|i| T::from_f64(((i * 7919) % 1000) as f64 / 1000.0 - 0.5)).collect()
+}
+
+fn shapes<T: Scalar>(c: &mut Criterion) {
+    set_threads(1);
+    let mut g = c.benchmark_group(format!("gemm_{}", T::NAME));
+    // (name, ta, tb, m, n, k): forward 32x785 @ 785x64; weight gradient 785x32^T... ; output
+    // layer; evaluation of the training file; a square GEMM for the peak.
+    let cases = [
+        ("fwd_32x785x64", Transpose::No, Transpose::No, 32, 64, 785),
+        ("grad_785x32x64", Transpose::Yes, Transpose::No, 785, 64, 32),
+        ("out_32x64x10", Transpose::No, Transpose::No, 32, 10, 64),
+        ("eval_60000x785x64", Transpose::No, Transpose::No, 60000, 64, 785),
+        ("peak_1024", Transpose::No, Transpose::No, 1024, 1024, 1024),
+    ];
+    for (name, ta, tb, m, n, k) in cases {
+        let (a, b) = (filled::<T>(m * k), filled::<T>(k * n));
+        let mut out = vec![T::ZERO; m * n];
+        g.throughput(Throughput::Elements((m * n * k) as u64));
+        if m * n * k > 100_000_000 {
+            g.sample_size(10);
+        }
+        g.bench_function(BenchmarkId::from_parameter(name), |bch| {
+            bch.iter(|| gemm(ta, tb, m, n, k, T::ONE, &a, &b, T::ZERO, &mut out))
+        });
+    }
+    g.finish();
+}
+
+fn all(c: &mut Criterion) {
+    shapes::<f32>(c);
+    shapes::<f64>(c);
+    sparse_kernels(c);
+}
+
+criterion_group!(benches, all);
+criterion_main!(benches);
+
+/// The sparse first-layer kernels on one batch of 32 real-looking images (150 of 784 pixels set).
+fn sparse_kernels(c: &mut Criterion) {
+    use kernels::sparse::{first_layer_offset, sparse_linear_backward_weights, sparse_linear_forward, ByPixel, Csr};
+    let (b, p, oc) = (32usize, 784usize, 64usize);
+    let cc = p + 1;
+    let mut row_ptr = vec![0usize];
+    let (mut cols, mut vals) = (Vec::new(), Vec::new());
+    for i in 0..b {
+        for q in 0..p {
+            if (q * 31 + i * 17) % 100 < 19 {
+                cols.push(q as u32);
+                vals.push(((q + i) % 255) as f32 / 78.0);
+            }
+        }
+        row_ptr.push(cols.len());
+    }
+    let x = Csr { row_ptr: &row_ptr, cols: &cols, vals: &vals };
+    let w = filled::<f32>(cc * oc);
+    let dout = filled::<f32>(b * oc);
+    let (mut out, mut offset, mut dw) = (vec![0f32; b * oc], vec![0f32; oc], vec![0f32; cc * oc]);
+    let mut scratch = ByPixel::new(b, p);
+    let mut g = c.benchmark_group("sparse_f32");
+    g.throughput(Throughput::Elements(b as u64));
+    g.bench_function("offset_785x64", |bch| bch.iter(|| first_layer_offset(&mut offset, &w, cc, oc, 0.42)));
+    g.bench_function("forward_32", |bch| bch.iter(|| sparse_linear_forward(&mut out, &x, 0..b, &w, &offset, oc)));
+    g.bench_function("weight_grad_32", |bch| {
+        bch.iter(|| sparse_linear_backward_weights(&mut dw, &x, 0..b, &dout, cc, oc, 0.42, &mut scratch))
+    });
+    let mut wmut = w.clone();
+    g.bench_function("sgd_update_785x64", |bch| bch.iter(|| kernels::optim::sgd_update(&mut wmut, &dw, 0.01)));
+    let z = filled::<f32>(b * oc);
+    let mut a = vec![0f32; b * oc];
+    g.bench_function("sigmoid_32x64", |bch| {
+        bch.iter(|| kernels::layers::activation_forward(kernels::layers::Activation::Sigmoid, &mut a, &z))
+    });
+    g.finish();
+}
