@@ -372,14 +372,18 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
 
 /// The report-style table; groups runs whose configs differ only in the seed.
 pub fn summary_markdown(runs: &[(String, TrainConfig, Summary)]) -> String {
+    // A group: the same id up to its -s<seed> suffix and the same config up to the seed.
     let mut groups: Vec<(String, TrainConfig, Vec<&Summary>)> = Vec::new();
     for (id, c, s) in runs {
-        let key = TrainConfig { seed: 0, ..c.clone() };
-        match groups.iter_mut().find(|g| g.1 == key) {
+        let (label, key) = (strip_seed(id), TrainConfig { seed: 0, ..c.clone() });
+        match groups.iter_mut().find(|g| g.0 == label && g.1 == key) {
             Some(g) => g.2.push(s),
-            None => groups.push((strip_seed(id).to_string(), key, vec![s])),
+            None => groups.push((label.to_string(), key, vec![s])),
         }
     }
+    // The study's runs in the report's order, then everything else by name.
+    let rank = |label: &str| presets::PRESETS.iter().position(|p| p.name == label).unwrap_or(usize::MAX);
+    groups.sort_by(|a, b| (rank(&a.0), &a.0).cmp(&(rank(&b.0), &b.0)));
     let mut md = String::from(
         "| model | runs | stopping epoch | training loss | training accuracy | validation loss | validation accuracy | wall s |\n|---|---|---|---|---|---|---|---|\n",
     );

@@ -161,3 +161,32 @@ fn rerun_skips_finished_runs_redoes_interrupted_ones_and_refuses_conflicts() {
     let first = out.path().join(&sweep.runs[0].id);
     assert_eq!(mlp::sweep::recorded_config(&first).unwrap().epochs, 1);
 }
+
+#[test]
+fn summary_groups_seeds_of_one_run_but_not_runs_that_share_a_config() {
+    let cfg = mlp::config::TrainConfig::default();
+    let s = |acc: f64| Summary {
+        stop_epoch: Some(3),
+        steps: 10,
+        best_step: Some(5),
+        best_val_loss: Some(0.5),
+        final_train_loss: 0.1,
+        final_train_acc: acc,
+        final_val_loss: 0.2,
+        final_val_acc: acc,
+        train_wall_s: 1.0,
+        restored_best: false,
+    };
+    let seeded = |seed| mlp::config::TrainConfig { seed, ..cfg.clone() };
+    let runs = vec![
+        ("all".to_string(), cfg.clone(), s(0.9)),
+        ("4-64".to_string(), cfg.clone(), s(0.9)),
+        ("grid-s1".to_string(), seeded(1), s(0.8)),
+        ("grid-s2".to_string(), seeded(2), s(0.9)),
+    ];
+    let md = mlp::sweep::summary_markdown(&runs);
+    let rows: Vec<&str> = md.lines().skip(2).collect();
+    assert_eq!(rows.len(), 3, "{md}");
+    assert!(rows[0].starts_with("| all | 1 |") && rows[1].starts_with("| 4-64 | 1 |"), "{md}");
+    assert!(rows[2].starts_with("| grid | 2 |") && rows[2].contains("0.8500 ± 0.0707"), "{md}");
+}
