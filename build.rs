@@ -6,7 +6,6 @@ const SEARCH_DIRS: &[&str] =
     &["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"];
 
 fn main() {
-    println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=OPENBLAS_LIB_DIR");
     let custom = std::env::var("OPENBLAS_LIB_DIR").ok();
     let dirs: Vec<&str> = custom.iter().map(String::as_str).chain(SEARCH_DIRS.iter().copied()).collect();
