@@ -52,7 +52,7 @@ fn workloads_for<T: kernels::Scalar>(c: &mut Criterion, splits: &Splits<T>, prec
     for w in [Workload::W1, Workload::W2, Workload::W3, Workload::W4] {
         let images = if w == Workload::W3 { 70000 } else { 60000 };
         g.throughput(Throughput::Elements(images));
-        for first_layer in [FirstLayer::Dense, FirstLayer::Sparse] {
+        for first_layer in [FirstLayer::Dense, FirstLayer::Sparse, FirstLayer::Auto] {
             let id = format!("{}/{}", mlp::run::flag_name(&w), mlp::run::flag_name(&first_layer));
             g.bench_function(BenchmarkId::from_parameter(id), |bch| {
                 bch.iter_custom(|iters| {

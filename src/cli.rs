@@ -63,7 +63,7 @@ struct ThroughputArgs {
     workload: Workload,
     #[arg(long, value_enum, default_value = "f32")]
     precision: Precision,
-    #[arg(long, value_enum, default_value = "sparse")]
+    #[arg(long, value_enum, default_value = "auto")]
     first_layer: FirstLayer,
     /// Timed repetitions (after one untimed warm-up).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
@@ -186,7 +186,8 @@ struct TrainArgs {
     /// Images the normalisation mean/std come from.
     #[arg(long, value_enum)]
     norm_stats: Option<NormStats>,
-    /// First-layer computation: sparse raw pixels (fast) or dense GEMM (reference).
+    /// First-layer computation: auto (dense training steps, sparse evaluation), sparse, or dense
+    /// (the reference GEMM path).
     #[arg(long, value_enum)]
     first_layer: Option<FirstLayer>,
     /// Run directory (default results/runs/<name derived from the config>).

@@ -164,12 +164,11 @@ impl<T: Scalar> Mlp<T> {
         let r = range.len();
         let labels = &data.labels[range.clone()];
         let EvalWorkspace { ping, pong, offset, scratch, .. } = ws;
-        let input = match self.first_layer {
-            FirstLayer::Dense => {
-                let x = data.x.as_slice().expect("data rows are contiguous");
-                Input::Dense(&x[range.start * data.dim()..range.end * data.dim()])
-            }
-            FirstLayer::Sparse => Input::Sparse { pixels: &data.sparse, rows: Rows::Range(range) },
+        let input = if self.first_layer.sparse_evaluation() {
+            Input::Sparse { pixels: &data.sparse, rows: Rows::Range(range) }
+        } else {
+            let x = data.x.as_slice().expect("data rows are contiguous");
+            Input::Dense(&x[range.start * data.dim()..range.end * data.dim()])
         };
         for l in 0..self.layers() {
             let (c, oc) = (self.sizes[l], self.sizes[l + 1]);

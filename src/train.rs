@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::config::{FirstLayer, TrainConfig};
+use crate::config::TrainConfig;
 use crate::data::{Dataset, Splits};
 use crate::early_stop::{EarlyStopping, Verdict};
 use crate::error::TrainError;
@@ -53,9 +53,10 @@ impl<T: Scalar> Stepper<T> {
         Self {
             ws: Workspace::new(&model.sizes, batch_size),
             opt: Optimizer::new(model, lr, gamma),
-            xb: match model.first_layer {
-                FirstLayer::Dense => vec![T::ZERO; batch_size * model.sizes[0]],
-                FirstLayer::Sparse => Vec::new(),
+            xb: if model.first_layer.sparse_training() {
+                Vec::new()
+            } else {
+                vec![T::ZERO; batch_size * model.sizes[0]]
             },
             yb: vec![0; batch_size],
         }
@@ -65,15 +66,14 @@ impl<T: Scalar> Stepper<T> {
     /// mean cross entropy, computed before the update (as the reference reports it).
     pub fn step(&mut self, model: &mut Mlp<T>, data: &Dataset<T>, batch: &[u32]) -> f64 {
         self.yb.iter_mut().zip(batch).for_each(|(y, &i)| *y = data.labels[i as usize]);
-        let input = match model.first_layer {
-            FirstLayer::Dense => {
-                let (dim, x) = (data.dim(), data.x.as_slice().expect("data rows are contiguous"));
-                for (dst, &i) in self.xb.chunks_exact_mut(dim).zip(batch) {
-                    dst.copy_from_slice(&x[i as usize * dim..(i as usize + 1) * dim]);
-                }
-                Input::Dense(&self.xb)
+        let input = if model.first_layer.sparse_training() {
+            Input::Sparse { pixels: &data.sparse, rows: Rows::Batch(batch) }
+        } else {
+            let (dim, x) = (data.dim(), data.x.as_slice().expect("data rows are contiguous"));
+            for (dst, &i) in self.xb.chunks_exact_mut(dim).zip(batch) {
+                dst.copy_from_slice(&x[i as usize * dim..(i as usize + 1) * dim]);
             }
-            FirstLayer::Sparse => Input::Sparse { pixels: &data.sparse, rows: Rows::Batch(batch) },
+            Input::Dense(&self.xb)
         };
         let loss = model.forward(&mut self.ws, &input, &self.yb);
         model.backward(&mut self.ws, &input, &self.yb);
