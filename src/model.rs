@@ -232,10 +232,6 @@ impl<T: Scalar> Workspace<T> {
             by_pixel: sparse::ByPixel::new(b, sizes[0] - 1),
         }
     }
-
-    pub fn batch_size(&self) -> usize {
-        self.b
-    }
 }
 
 /// Rows per evaluation chunk: large enough for efficient GEMM, small enough to stay in cache.
