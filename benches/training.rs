@@ -24,7 +24,7 @@ const TOPOLOGIES: &[(&str, &[usize])] =
 fn steps<T: kernels::Scalar>(c: &mut Criterion, splits: &Splits<T>) {
     let mut g = c.benchmark_group(format!("step/{}", T::NAME));
     g.throughput(Throughput::Elements(32));
-    for first_layer in [FirstLayer::Dense, FirstLayer::Sparse] {
+    for first_layer in [FirstLayer::Dense, FirstLayer::Sparse, FirstLayer::Auto] {
         for (name, hidden) in TOPOLOGIES {
             let cfg = TrainConfig { hidden: hidden.to_vec(), ..TrainConfig::default() };
             let mut model =

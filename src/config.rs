@@ -62,13 +62,14 @@ pub enum FirstLayer {
     Dense,
     /// Only the non-zero raw pixels plus a rank-one correction, in training steps and evaluation.
     Sparse,
-    /// Whichever measured faster on this project's 2-core machine (`make bench`): dense GEMM for
-    /// batch-32 training steps, sparse pixels for full-set evaluation.
+    /// Whichever measured faster on this project's 2-core machine (`make bench`): in training
+    /// steps the sparse forward and the dense GEMM weight gradient, in evaluation sparse pixels.
     Auto,
 }
 
 impl FirstLayer {
-    /// Whether training steps use the sparse kernels.
+    /// Whether training steps compute the weight gradient with the sparse kernel (and need no
+    /// dense copy of the batch).
     pub fn sparse_training(self) -> bool {
         self == FirstLayer::Sparse
     }

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::config::TrainConfig;
+use crate::config::{FirstLayer, TrainConfig};
 use crate::data::{Dataset, Splits};
 use crate::early_stop::{EarlyStopping, Verdict};
 use crate::error::TrainError;
@@ -66,17 +66,24 @@ impl<T: Scalar> Stepper<T> {
     /// mean cross entropy, computed before the update (as the reference reports it).
     pub fn step(&mut self, model: &mut Mlp<T>, data: &Dataset<T>, batch: &[u32]) -> f64 {
         self.yb.iter_mut().zip(batch).for_each(|(y, &i)| *y = data.labels[i as usize]);
-        let input = if model.first_layer.sparse_training() {
-            Input::Sparse { pixels: &data.sparse, rows: Rows::Batch(batch) }
-        } else {
+        let sparse = Input::Sparse { pixels: &data.sparse, rows: Rows::Batch(batch) };
+        let dense = (!model.first_layer.sparse_training()).then(|| {
             let (dim, x) = (data.dim(), data.x.as_slice().expect("data rows are contiguous"));
             for (dst, &i) in self.xb.chunks_exact_mut(dim).zip(batch) {
                 dst.copy_from_slice(&x[i as usize * dim..(i as usize + 1) * dim]);
             }
             Input::Dense(&self.xb)
+        });
+        // Auto: dense weight gradient, and the sparse forward where its register blocks are wide
+        // enough to beat the GEMM (first layer of 64 or more units; `make bench`, step/f32/auto).
+        let sparse_forward = model.sizes[1] >= kernels::sparse::WIDE;
+        let (fwd, bwd) = match (&dense, model.first_layer) {
+            (Some(d), FirstLayer::Auto) if sparse_forward => (&sparse, d),
+            (Some(d), _) => (d, d),
+            (None, _) => (&sparse, &sparse),
         };
-        let loss = model.forward(&mut self.ws, &input, &self.yb);
-        model.backward(&mut self.ws, &input, &self.yb);
+        let loss = model.forward(&mut self.ws, fwd, &self.yb);
+        model.backward(&mut self.ws, bwd, &self.yb);
         self.opt.update(model, &self.ws.grads);
         loss / batch.len() as f64
     }

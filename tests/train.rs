@@ -177,14 +177,16 @@ fn sparse_and_dense_first_layers_train_the_same_model() {
         let cfg = TrainConfig { first_layer, momentum: 0.9, lr: 0.02, ..small(Precision::F64) };
         train::<f64>(&cfg, &splits, &mut NullSink).unwrap()
     };
-    let (dense, sparse) = (run(FirstLayer::Dense), run(FirstLayer::Sparse));
-    for (a, b) in dense.model.weights.iter().zip(&sparse.model.weights) {
-        let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
-        assert!(worst < 1e-9, "weights differ by {worst}");
+    let dense = run(FirstLayer::Dense);
+    for other in [run(FirstLayer::Sparse), run(FirstLayer::Auto)] {
+        for (a, b) in dense.model.weights.iter().zip(&other.model.weights) {
+            let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+            assert!(worst < 1e-9, "weights differ by {worst}");
+        }
+        let (d, s) = (&dense.summary, other.summary);
+        assert!((d.final_val_loss - s.final_val_loss).abs() < 1e-10, "{d:?} vs {s:?}");
+        assert_eq!((d.final_val_acc, d.final_train_acc), (s.final_val_acc, s.final_train_acc));
     }
-    let (d, s) = (dense.summary, sparse.summary);
-    assert!((d.final_val_loss - s.final_val_loss).abs() < 1e-10, "{d:?} vs {s:?}");
-    assert_eq!((d.final_val_acc, d.final_train_acc), (s.final_val_acc, s.final_train_acc));
 }
 
 #[test]

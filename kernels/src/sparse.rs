@@ -30,7 +30,7 @@ impl<'a, T> Csr<'a, T> {
 
 /// Column block widths: a block's accumulators stay in registers across a row's non-zeros, and a
 /// wide block gives enough independent add chains to hide their latency.
-const WIDE: usize = 64;
+pub const WIDE: usize = 64;
 const NARROW: usize = 16;
 
 /// acc[k] += sum over the row's non-zeros (p, v) of v * w[p * oc + k], for one block of columns.
