@@ -104,10 +104,41 @@ impl Preset {
     }
 }
 
-/// The reference setting of the study: f64, numpy's stream seeded with 1, 20000/10000 split,
-/// statistics of the 60000 training images, patience 50, at most 50 epochs.
+/// The reference setting of the study: f64, numpy's stream seeded with 1, the dense (GEMM) first
+/// layer, 20000/10000 split, statistics of the 60000 training images, patience 50, at most 50
+/// epochs.
 pub fn reference_config(preset: &Preset) -> TrainConfig {
-    let mut cfg = TrainConfig { rng: crate::config::RngKind::Numpy, seed: 1, ..TrainConfig::default() };
+    let mut cfg = TrainConfig {
+        rng: crate::config::RngKind::Numpy,
+        seed: 1,
+        precision: crate::config::Precision::F64,
+        first_layer: crate::config::FirstLayer::Dense,
+        ..TrainConfig::default()
+    };
     preset.apply(&mut cfg);
     cfg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{FirstLayer, Precision, RngKind};
+
+    #[test]
+    fn reference_setting_is_the_2021_one() {
+        let all = reference_config(find("all").unwrap());
+        assert_eq!(
+            (all.rng, all.seed, all.precision, all.first_layer),
+            (RngKind::Numpy, 1, Precision::F64, FirstLayer::Dense)
+        );
+        assert_eq!((all.lr, all.momentum, all.hidden.clone()), (MOMENTUM_LR, GAMMA, vec![64]));
+        assert_eq!((all.activation, all.init), (ActivationKind::Improved, InitKind::Normal));
+        let basic = reference_config(find("basic").unwrap());
+        assert_eq!(
+            (basic.lr, basic.momentum, basic.activation, basic.init),
+            (0.1, 0.0, ActivationKind::Sigmoid, InitKind::Uniform)
+        );
+        assert_eq!((basic.train_size, basic.val_size, basic.patience, basic.epochs), (20000, 10000, 50, 50));
+        assert_eq!(find("4e").unwrap().hidden, &[64; 10]);
+    }
 }
