@@ -19,6 +19,9 @@ fn shapes<T: Scalar>(c: &mut Criterion) {
         ("fwd_32x785x64", Transpose::No, Transpose::No, 32, 64, 785),
         ("grad_785x32x64", Transpose::Yes, Transpose::No, 785, 64, 32),
         ("out_32x64x10", Transpose::No, Transpose::No, 32, 10, 64),
+        ("hidden_fwd_32x64x64", Transpose::No, Transpose::No, 32, 64, 64),
+        ("hidden_dinp_32x64x64", Transpose::No, Transpose::Yes, 32, 64, 64),
+        ("hidden_grad_64x32x64", Transpose::Yes, Transpose::No, 64, 64, 32),
         ("eval_60000x785x64", Transpose::No, Transpose::No, 60000, 64, 785),
         ("peak_1024", Transpose::No, Transpose::No, 1024, 1024, 1024),
     ];
@@ -70,6 +73,24 @@ fn sparse_kernels(c: &mut Criterion) {
     g.throughput(Throughput::Elements(b as u64));
     g.bench_function("offset_785x64", |bch| bch.iter(|| first_layer_offset(&mut offset, &w, cc, oc, 0.42)));
     g.bench_function("forward_32", |bch| bch.iter(|| sparse_linear_forward(&mut out, &x, 0..b, &w, &offset, oc)));
+    g.bench_function("exp2_64", |bch| {
+        bch.iter(|| kernels::sparse::sparse_forward_exp::<f32, 64>(&mut out, &x, 0..b, &w, &offset, oc))
+    });
+    g.bench_function("exp2_32", |bch| {
+        bch.iter(|| kernels::sparse::sparse_forward_exp::<f32, 32>(&mut out, &x, 0..b, &w, &offset, oc))
+    });
+    g.bench_function("exp2_16", |bch| {
+        bch.iter(|| kernels::sparse::sparse_forward_exp::<f32, 16>(&mut out, &x, 0..b, &w, &offset, oc))
+    });
+    g.bench_function("csc_64", |bch| {
+        bch.iter(|| kernels::sparse::forward_by_pixel_exp::<f32, 64>(&mut out, &x, 0..b, &w, &offset, oc, &mut scratch))
+    });
+    g.bench_function("csc_32", |bch| {
+        bch.iter(|| kernels::sparse::forward_by_pixel_exp::<f32, 32>(&mut out, &x, 0..b, &w, &offset, oc, &mut scratch))
+    });
+    g.bench_function("csc_16", |bch| {
+        bch.iter(|| kernels::sparse::forward_by_pixel_exp::<f32, 16>(&mut out, &x, 0..b, &w, &offset, oc, &mut scratch))
+    });
     g.bench_function("weight_grad_32", |bch| {
         bch.iter(|| sparse_linear_backward_weights(&mut dw, &x, 0..b, &dout, cc, oc, 0.42, &mut scratch))
     });
@@ -78,7 +99,24 @@ fn sparse_kernels(c: &mut Criterion) {
     let z = filled::<f32>(b * oc);
     let mut a = vec![0f32; b * oc];
     g.bench_function("sigmoid_32x64", |bch| {
-        bch.iter(|| kernels::layers::activation_forward(kernels::layers::Activation::Sigmoid, &mut a, &z))
+        bch.iter(|| {
+            kernels::layers::activation_forward(
+                kernels::layers::Activation::Sigmoid,
+                kernels::layers::Math::Libm,
+                &mut a,
+                &z,
+            )
+        })
+    });
+    g.bench_function("sigmoid_fast_32x64", |bch| {
+        bch.iter(|| {
+            kernels::layers::activation_forward(
+                kernels::layers::Activation::Sigmoid,
+                kernels::layers::Math::Fast,
+                &mut a,
+                &z,
+            )
+        })
     });
     g.finish();
 }

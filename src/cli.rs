@@ -239,7 +239,8 @@ impl TrainArgs {
             precision,
             train_size,
             val_size,
-            norm_stats
+            norm_stats,
+            first_layer
         );
         c.early_stopping &= !self.no_early_stop;
         c.validation &= !self.no_validation;

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::NormStats;
 use crate::error::ConfigError;
-use kernels::layers::Activation;
+use kernels::layers::{Activation, Math};
 
 /// Hidden-layer activation as spelled in flags and files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -72,6 +72,16 @@ impl FirstLayer {
     /// dense copy of the batch).
     pub fn sparse_training(self) -> bool {
         self == FirstLayer::Sparse
+    }
+
+    /// The activations' e^x: the C library's on the reference path, the vectorised polynomial
+    /// (within 2 ulp, `kernels::fastmath`) on the fast paths.
+    pub fn math(self) -> Math {
+        if self == FirstLayer::Dense {
+            Math::Libm
+        } else {
+            Math::Fast
+        }
     }
 
     /// Whether evaluation uses the sparse kernels.

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use crate::config::{FirstLayer, InitKind, CLASSES};
 use crate::data::{Dataset, SparsePixels};
 use crate::rng::RunRng;
-use kernels::layers::{self, Activation};
+use kernels::layers::{self, Activation, Math};
 use kernels::{sparse, Scalar};
 
 /// The rows a forward pass reads.
@@ -62,6 +62,11 @@ impl<T: Scalar> Mlp<T> {
         Self { sizes: sizes.to_vec(), weights, activation, first_layer: FirstLayer::Dense }
     }
 
+    /// The activations' e^x: libm on the reference (dense) path, the vectorised polynomial otherwise.
+    fn math(&self) -> Math {
+        self.first_layer.math()
+    }
+
     pub fn layers(&self) -> usize {
         self.weights.len()
     }
@@ -102,7 +107,7 @@ impl<T: Scalar> Mlp<T> {
                 layers::linear_forward(&mut ws.z[l], &ws.a[l - 1], self.w(l), b, c, oc);
             }
             if l < last {
-                layers::activation_forward(self.activation, &mut ws.a[l], &ws.z[l]);
+                layers::activation_forward(self.activation, self.math(), &mut ws.a[l], &ws.z[l]);
             }
         }
         layers::softmax_crossentropy_forward(&mut ws.probs, &ws.z[last], labels, CLASSES)
@@ -119,7 +124,7 @@ impl<T: Scalar> Mlp<T> {
             let (below, here) = ws.d.split_at_mut(l);
             let dinp = below.last_mut().map(|d| d.as_mut_slice());
             layers::linear_backward(dinp, &mut ws.grads[l], &here[0], &ws.a[l - 1], self.w(l), b, c, oc);
-            layers::activation_backward(self.activation, &mut ws.d[l - 1], &ws.z[l - 1], &ws.a[l - 1]);
+            layers::activation_backward(self.activation, self.math(), &mut ws.d[l - 1], &ws.z[l - 1], &ws.a[l - 1]);
         }
         // The first layer needs only its weight gradient.
         let (c, oc) = (self.sizes[0], self.sizes[1]);
@@ -178,7 +183,7 @@ impl<T: Scalar> Mlp<T> {
                 layers::linear_forward(&mut pong[..r * oc], &ping[..r * c], self.w(l), r, c, oc);
             }
             if l + 1 < self.layers() {
-                layers::activation_forward_inplace(self.activation, &mut pong[..r * oc]);
+                layers::activation_forward_inplace(self.activation, self.math(), &mut pong[..r * oc]);
             }
             std::mem::swap(ping, pong);
         }

@@ -93,6 +93,20 @@ fn train_writes_a_run_directory_and_a_diverging_run_exits_1() {
     assert!(bad.join("steps.csv").is_file() && !bad.join("summary.json").exists());
 }
 
+/// Every training flag reaches the run's configuration (a flag once went missing silently).
+#[test]
+fn train_flags_reach_config_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let args = ["train", "--quiet", "--epochs", "1", "--train-size", "320", "--val-size", "100", "--hidden", "8"];
+    for layer in ["dense", "sparse"] {
+        let o = mlp(&[&args[..], &["--first-layer", layer, "--force", "--out", out.to_str().unwrap()]].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+        let config = std::fs::read_to_string(out.join("config.json")).unwrap();
+        assert!(config.contains(&format!("\"first_layer\": \"{layer}\"")), "{config}");
+    }
+}
+
 /// Debian's OpenBLAS 0.3.21 loads "Prescott" kernels on AVX-512 CPUs; the binary must switch to
 /// fast kernels by itself, without OPENBLAS_CORETYPE from the caller.
 #[test]

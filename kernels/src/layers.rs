@@ -16,6 +16,16 @@ pub enum Activation {
     ImprovedSigmoid,
 }
 
+/// Which e^x (and tanh, cosh) the activation kernels use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Math {
+    /// The C library's functions, one call per element (the reference path).
+    Libm,
+    /// [`crate::fastmath`]: polynomial e^x, vectorised, within 2 ulp of libm; tanh and 1/cosh^2
+    /// derived from e^(-2|y|), which is at most 1 and so never overflows.
+    Fast,
+}
+
 /// Amplitude of the improved sigmoid (LeCun, Efficient Backprop, section 4.4).
 pub const IMPROVED_A: f64 = 1.7159;
 /// Slope factor of the improved sigmoid.
@@ -50,19 +60,25 @@ pub fn linear_backward<T: Scalar>(
 }
 
 /// Elementwise activation. z (B*OC) -> a (B*OC) = f(z)
-pub fn activation_forward<T: Scalar>(act: Activation, a: &mut [T], z: &[T]) {
+pub fn activation_forward<T: Scalar>(act: Activation, math: Math, a: &mut [T], z: &[T]) {
     assert_eq!(a.len(), z.len());
-    match act {
-        Activation::Sigmoid => a.iter_mut().zip(z).for_each(|(a, &z)| *a = sigmoid(z)),
-        Activation::ImprovedSigmoid => a.iter_mut().zip(z).for_each(|(a, &z)| *a = improved_sigmoid(z)),
+    match (act, math) {
+        (Activation::Sigmoid, Math::Libm) => a.iter_mut().zip(z).for_each(|(a, &z)| *a = sigmoid(z)),
+        (Activation::Sigmoid, Math::Fast) => a.iter_mut().zip(z).for_each(|(a, &z)| *a = sigmoid_fast(z)),
+        (Activation::ImprovedSigmoid, Math::Libm) => a.iter_mut().zip(z).for_each(|(a, &z)| *a = improved_sigmoid(z)),
+        (Activation::ImprovedSigmoid, Math::Fast) => {
+            a.iter_mut().zip(z).for_each(|(a, &z)| *a = improved_sigmoid_fast(z))
+        }
     }
 }
 
 /// [`activation_forward`] in place, for evaluation where z is not kept: z (B*OC) <- f(z)
-pub fn activation_forward_inplace<T: Scalar>(act: Activation, z: &mut [T]) {
-    match act {
-        Activation::Sigmoid => z.iter_mut().for_each(|z| *z = sigmoid(*z)),
-        Activation::ImprovedSigmoid => z.iter_mut().for_each(|z| *z = improved_sigmoid(*z)),
+pub fn activation_forward_inplace<T: Scalar>(act: Activation, math: Math, z: &mut [T]) {
+    match (act, math) {
+        (Activation::Sigmoid, Math::Libm) => z.iter_mut().for_each(|z| *z = sigmoid(*z)),
+        (Activation::Sigmoid, Math::Fast) => z.iter_mut().for_each(|z| *z = sigmoid_fast(*z)),
+        (Activation::ImprovedSigmoid, Math::Libm) => z.iter_mut().for_each(|z| *z = improved_sigmoid(*z)),
+        (Activation::ImprovedSigmoid, Math::Fast) => z.iter_mut().for_each(|z| *z = improved_sigmoid_fast(*z)),
     }
 }
 
@@ -72,25 +88,48 @@ fn sigmoid<T: Scalar>(z: T) -> T {
     T::ONE / (T::ONE + (-z).exp())
 }
 
+/// [`sigmoid`] with the saturating polynomial e^x: about 1e-38 (f32) instead of 0 far left.
+#[inline(always)]
+fn sigmoid_fast<T: Scalar>(z: T) -> T {
+    T::ONE / (T::ONE + (-z).exp_fast())
+}
+
 /// 1.7159 * tanh(2z/3).
 #[inline(always)]
 fn improved_sigmoid<T: Scalar>(z: T) -> T {
     T::from_f64(IMPROVED_A) * (T::from_f64(IMPROVED_S) * z).tanh()
 }
 
+/// [`improved_sigmoid`] with tanh(y) = sign(y) (1 - e) / (1 + e), e = e^(-2|y|).
+#[inline(always)]
+fn improved_sigmoid_fast<T: Scalar>(z: T) -> T {
+    let y = T::from_f64(IMPROVED_S) * z;
+    let e = (T::from_f64(-2.0) * y.abs()).exp_fast();
+    T::from_f64(IMPROVED_A) * ((T::ONE - e) / (T::ONE + e)).copysign(y)
+}
+
 /// Backward of [`activation_forward`], in place: d (B*OC) holds dL/da on entry and dL/dz on exit.
 /// Sigmoid uses f'(z) = a(1-a) from the stored output; the improved sigmoid uses
-/// f'(z) = 1.7159 * 2/3 / cosh^2(2z/3) from the stored pre-activation, as the reference does.
-pub fn activation_backward<T: Scalar>(act: Activation, d: &mut [T], z: &[T], a: &[T]) {
+/// f'(z) = 1.7159 * 2/3 / cosh^2(2z/3) from the stored pre-activation, as the reference does
+/// (with [`Math::Fast`]: 1/cosh^2(y) = 4e / (1 + e)^2, e = e^(-2|y|)).
+pub fn activation_backward<T: Scalar>(act: Activation, math: Math, d: &mut [T], z: &[T], a: &[T]) {
     assert!(d.len() == z.len() && d.len() == a.len());
-    match act {
-        Activation::Sigmoid => d.iter_mut().zip(a).for_each(|(d, &a)| *d = a * (T::ONE - a) * *d),
-        Activation::ImprovedSigmoid => {
-            let (amp_s, s) = (T::from_f64(IMPROVED_A * IMPROVED_S), T::from_f64(IMPROVED_S));
+    let (amp_s, s) = (T::from_f64(IMPROVED_A * IMPROVED_S), T::from_f64(IMPROVED_S));
+    match (act, math) {
+        (Activation::Sigmoid, _) => d.iter_mut().zip(a).for_each(|(d, &a)| *d = a * (T::ONE - a) * *d),
+        (Activation::ImprovedSigmoid, Math::Libm) => {
             d.iter_mut().zip(z).for_each(|(d, &z)| {
                 let ch = (s * z).cosh();
                 // cosh overflows to inf for |z| > ~133 (f32), giving a derivative of exactly 0.
                 *d = amp_s * (T::ONE / (ch * ch)) * *d;
+            });
+        }
+        (Activation::ImprovedSigmoid, Math::Fast) => {
+            let four = T::from_f64(4.0);
+            d.iter_mut().zip(z).for_each(|(d, &z)| {
+                let e = (T::from_f64(-2.0) * (s * z).abs()).exp_fast();
+                let one_e = T::ONE + e;
+                *d = amp_s * (four * e / (one_e * one_e)) * *d;
             });
         }
     }
@@ -191,29 +230,36 @@ mod tests {
     fn activations_match_reference_and_stay_finite() {
         let mut rng = Lcg(3);
         let mut z: Vec<f64> = rng.vec(257).iter().map(|v| v * 8.0).collect();
-        z.extend([-90.0, 90.0, -1000.0, 1000.0, 0.0]);
-        for act in [Activation::Sigmoid, Activation::ImprovedSigmoid] {
-            let mut a = vec![0.0; z.len()];
-            activation_forward(act, &mut a, &z);
-            let mut inplace = z.clone();
-            activation_forward_inplace(act, &mut inplace);
-            assert_eq!(inplace, a);
-            let mut d: Vec<f64> = rng.vec(z.len());
-            let d0 = d.clone();
-            activation_backward(act, &mut d, &z, &a);
-            for i in 0..z.len() {
-                let (fa, fd) = reference::activation(act, z[i]);
-                assert!(a[i].is_finite() && d[i].is_finite(), "{act:?} at z={}", z[i]);
-                assert!((a[i] - fa).abs() <= 1e-14, "{act:?} f({}) = {} vs {}", z[i], a[i], fa);
-                assert!((d[i] - fd * d0[i]).abs() <= 1e-14, "{act:?} f'({})", z[i]);
+        z.extend([-90.0, 90.0, -1000.0, 1000.0, 0.0, 1e-9, -1e-9]);
+        // libm agrees with the naive reference to the last bits; the polynomial within a few ulp.
+        for (math, tol, tol32) in [(Math::Libm, 1e-14, 1e-6), (Math::Fast, 4e-15, 1e-6)] {
+            for act in [Activation::Sigmoid, Activation::ImprovedSigmoid] {
+                let mut a = vec![0.0; z.len()];
+                activation_forward(act, math, &mut a, &z);
+                let mut inplace = z.clone();
+                activation_forward_inplace(act, math, &mut inplace);
+                assert_eq!(inplace, a);
+                let mut d: Vec<f64> = rng.vec(z.len());
+                let d0 = d.clone();
+                activation_backward(act, math, &mut d, &z, &a);
+                for i in 0..z.len() {
+                    let (fa, fd) = reference::activation(act, z[i]);
+                    assert!(a[i].is_finite() && d[i].is_finite(), "{act:?} {math:?} at z={}", z[i]);
+                    assert!((a[i] - fa).abs() <= tol, "{act:?} {math:?} f({}) = {} vs {}", z[i], a[i], fa);
+                    assert!((d[i] - fd * d0[i]).abs() <= tol, "{act:?} {math:?} f'({})", z[i]);
+                }
+                // f32 too: e^90 overflows f32, the result must still be finite.
+                let z32: Vec<f32> = z.iter().map(|&v| v as f32).collect();
+                let mut a32 = vec![0.0f32; z.len()];
+                activation_forward(act, math, &mut a32, &z32);
+                let mut d32 = vec![1.0f32; z.len()];
+                activation_backward(act, math, &mut d32, &z32, &a32);
+                assert!(a32.iter().chain(&d32).all(|v| v.is_finite()), "{act:?} {math:?} f32 not finite");
+                for i in 0..z.len() {
+                    let (fa, fd) = reference::activation(act, z32[i] as f64);
+                    assert!((a32[i] as f64 - fa).abs() <= tol32 && (d32[i] as f64 - fd).abs() <= tol32, "{i}");
+                }
             }
-            // f32 too: e^90 overflows f32, the result must still be finite.
-            let z32: Vec<f32> = z.iter().map(|&v| v as f32).collect();
-            let mut a32 = vec![0.0f32; z.len()];
-            activation_forward(act, &mut a32, &z32);
-            let mut d32 = vec![1.0f32; z.len()];
-            activation_backward(act, &mut d32, &z32, &a32);
-            assert!(a32.iter().chain(&d32).all(|v| v.is_finite()), "{act:?} f32 not finite");
         }
     }
 

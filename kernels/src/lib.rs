@@ -5,10 +5,13 @@
 //! * [`layers`]: forward/backward pairs per layer kind, in the style of karpathy/llm.c, with fixed
 //!   dimension letters: `B` batch rows, `C` input features, `OC` output features, `K` classes.
 //! * [`optim`]: fused SGD and momentum updates.
+//! * [`sparse`]: the first layer on sparse raw pixels, forward and fused SGD update.
+//! * [`fastmath`]: a vectorisable e^x for the activations of the fast path.
 //!
 //! Every kernel has a naive reference in [`reference`] and is tested against it.
 
 pub mod blas;
+pub mod fastmath;
 pub mod layers;
 pub mod optim;
 pub mod reference;

@@ -32,6 +32,10 @@ pub trait Scalar:
     fn from_f64(x: f64) -> Self;
     fn to_f64(self) -> f64;
     fn exp(self) -> Self;
+    /// e^x without a libm call, vectorisable; saturates instead of overflowing ([`crate::fastmath`]).
+    fn exp_fast(self) -> Self;
+    fn abs(self) -> Self;
+    fn copysign(self, sign: Self) -> Self;
     fn ln(self) -> Self;
     fn tanh(self) -> Self;
     fn cosh(self) -> Self;
@@ -63,7 +67,7 @@ pub trait Scalar:
 }
 
 macro_rules! impl_scalar {
-    ($t:ty, $name:literal, $gemm:ident) => {
+    ($t:ty, $name:literal, $gemm:ident, $exp_fast:path) => {
         impl Scalar for $t {
             const NAME: &'static str = $name;
             const ZERO: Self = 0.0;
@@ -79,6 +83,18 @@ macro_rules! impl_scalar {
             #[inline(always)]
             fn exp(self) -> Self {
                 <$t>::exp(self)
+            }
+            #[inline(always)]
+            fn exp_fast(self) -> Self {
+                $exp_fast(self)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                <$t>::abs(self)
+            }
+            #[inline(always)]
+            fn copysign(self, sign: Self) -> Self {
+                <$t>::copysign(self, sign)
             }
             #[inline(always)]
             fn ln(self) -> Self {
@@ -122,5 +138,5 @@ macro_rules! impl_scalar {
     };
 }
 
-impl_scalar!(f32, "f32", cblas_sgemm);
-impl_scalar!(f64, "f64", cblas_dgemm);
+impl_scalar!(f32, "f32", cblas_sgemm, crate::fastmath::exp_f32);
+impl_scalar!(f64, "f64", cblas_dgemm, crate::fastmath::exp_f64);

@@ -44,6 +44,89 @@ fn accumulate_block<T: Scalar, const N: usize>(acc: &mut [T; N], cols: &[u32], v
     }
 }
 
+/// EXPERIMENT: two accumulator sets.
+#[inline(always)]
+fn accumulate_block2<T: Scalar, const N: usize>(acc: &mut [T; N], cols: &[u32], vals: &[T], w: &[T], oc: usize) {
+    let mut acc2 = [T::ZERO; N];
+    let half = cols.len() / 2;
+    let (c1, c2) = cols.split_at(half);
+    let (v1, v2) = vals.split_at(half);
+    for ((&p, &v), (&q, &u)) in c1.iter().zip(v1).zip(c2.iter().zip(v2)) {
+        let wr: &[T; N] = w[p as usize * oc..p as usize * oc + N].try_into().expect("block");
+        let wq: &[T; N] = w[q as usize * oc..q as usize * oc + N].try_into().expect("block");
+        for k in 0..N {
+            acc[k] = v.mul_add(wr[k], acc[k]);
+            acc2[k] = u.mul_add(wq[k], acc2[k]);
+        }
+    }
+    if c2.len() > c1.len() {
+        let (p, v) = (c2[c2.len() - 1], v2[v2.len() - 1]);
+        let wr: &[T; N] = w[p as usize * oc..p as usize * oc + N].try_into().expect("block");
+        for k in 0..N {
+            acc[k] = v.mul_add(wr[k], acc[k]);
+        }
+    }
+    for k in 0..N {
+        acc[k] += acc2[k];
+    }
+}
+
+/// EXPERIMENT
+pub fn sparse_forward_exp<T: Scalar, const N: usize>(
+    out: &mut [T],
+    x: &Csr<T>,
+    rows: impl Iterator<Item = usize>,
+    w: &[T],
+    offset: &[T],
+    oc: usize,
+) {
+    for (z, i) in out.chunks_exact_mut(oc).zip(rows) {
+        let (cols, vals) = x.row(i);
+        let mut start = 0;
+        while start + N <= oc {
+            let mut acc: [T; N] = offset[start..start + N].try_into().expect("block");
+            accumulate_block2(&mut acc, cols, vals, &w[start..], oc);
+            z[start..start + N].copy_from_slice(&acc);
+            start += N;
+        }
+    }
+}
+
+/// EXPERIMENT: forward from CSC.
+pub fn forward_by_pixel_exp<T: Scalar, const N: usize>(
+    out: &mut [T],
+    x: &Csr<T>,
+    rows: impl Iterator<Item = usize> + Clone,
+    w: &[T],
+    offset: &[T],
+    oc: usize,
+    scratch: &mut ByPixel<T>,
+) {
+    scratch.fill(x, rows);
+    for z in out.chunks_exact_mut(oc) {
+        z.copy_from_slice(offset);
+    }
+    let pixels = scratch.start.len() - 2;
+    for p in 0..pixels {
+        let (rs, vs) = scratch.pixel(p);
+        if rs.is_empty() {
+            continue;
+        }
+        let mut start = 0;
+        while start + N <= oc {
+            let wr: [T; N] = w[p * oc + start..p * oc + start + N].try_into().expect("block");
+            for (&r, &v) in rs.iter().zip(vs) {
+                let o: &mut [T; N] =
+                    (&mut out[r as usize * oc + start..r as usize * oc + start + N]).try_into().expect("block");
+                for k in 0..N {
+                    o[k] = v.mul_add(wr[k], o[k]);
+                }
+            }
+            start += N;
+        }
+    }
+}
+
 /// The per-output constant of the first layer: offset (OC) = W[P] - shift * colsum(W[..P]),
 /// with shift = mu / sigma. w (C, OC).
 pub fn first_layer_offset<T: Scalar>(offset: &mut [T], w: &[T], c: usize, oc: usize, shift: T) {
