@@ -50,7 +50,9 @@ criterion_main!(benches);
 
 /// The sparse first-layer kernels on one batch of 32 real-looking images (150 of 784 pixels set).
 fn sparse_kernels(c: &mut Criterion) {
-    use kernels::sparse::{first_layer_offset, sparse_linear_backward_weights, sparse_linear_forward, ByPixel, Csr};
+    use kernels::sparse::{
+        first_layer_offset, sparse_linear_backward_weights, sparse_linear_forward, sparse_linear_sgd, ByPixel, Csr,
+    };
     let (b, p, oc) = (32usize, 784usize, 64usize);
     let cc = p + 1;
     let mut row_ptr = vec![0usize];
@@ -73,29 +75,16 @@ fn sparse_kernels(c: &mut Criterion) {
     g.throughput(Throughput::Elements(b as u64));
     g.bench_function("offset_785x64", |bch| bch.iter(|| first_layer_offset(&mut offset, &w, cc, oc, 0.42)));
     g.bench_function("forward_32", |bch| bch.iter(|| sparse_linear_forward(&mut out, &x, 0..b, &w, &offset, oc)));
-    g.bench_function("exp2_64", |bch| {
-        bch.iter(|| kernels::sparse::sparse_forward_exp::<f32, 64>(&mut out, &x, 0..b, &w, &offset, oc))
-    });
-    g.bench_function("exp2_32", |bch| {
-        bch.iter(|| kernels::sparse::sparse_forward_exp::<f32, 32>(&mut out, &x, 0..b, &w, &offset, oc))
-    });
-    g.bench_function("exp2_16", |bch| {
-        bch.iter(|| kernels::sparse::sparse_forward_exp::<f32, 16>(&mut out, &x, 0..b, &w, &offset, oc))
-    });
-    g.bench_function("csc_64", |bch| {
-        bch.iter(|| kernels::sparse::forward_by_pixel_exp::<f32, 64>(&mut out, &x, 0..b, &w, &offset, oc, &mut scratch))
-    });
-    g.bench_function("csc_32", |bch| {
-        bch.iter(|| kernels::sparse::forward_by_pixel_exp::<f32, 32>(&mut out, &x, 0..b, &w, &offset, oc, &mut scratch))
-    });
-    g.bench_function("csc_16", |bch| {
-        bch.iter(|| kernels::sparse::forward_by_pixel_exp::<f32, 16>(&mut out, &x, 0..b, &w, &offset, oc, &mut scratch))
-    });
+    g.bench_function("by_pixel_fill_32", |bch| bch.iter(|| scratch.fill(&x, 0..b)));
     g.bench_function("weight_grad_32", |bch| {
-        bch.iter(|| sparse_linear_backward_weights(&mut dw, &x, 0..b, &dout, cc, oc, 0.42, &mut scratch))
+        bch.iter(|| sparse_linear_backward_weights(&mut dw, &scratch, &dout, cc, oc, 0.42))
     });
     let mut wmut = w.clone();
     g.bench_function("sgd_update_785x64", |bch| bch.iter(|| kernels::optim::sgd_update(&mut wmut, &dw, 0.01)));
+    let mut colsum = vec![0f32; 2 * oc];
+    g.bench_function("fused_sgd_32", |bch| {
+        bch.iter(|| sparse_linear_sgd(&mut wmut, &scratch, &dout, cc, oc, 0.42, 1e-6, &mut offset, &mut colsum))
+    });
     let z = filled::<f32>(b * oc);
     let mut a = vec![0f32; b * oc];
     g.bench_function("sigmoid_32x64", |bch| {

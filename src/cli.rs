@@ -186,8 +186,8 @@ struct TrainArgs {
     /// Images the normalisation mean/std come from.
     #[arg(long, value_enum)]
     norm_stats: Option<NormStats>,
-    /// First-layer computation: auto (dense training steps, sparse evaluation), sparse, or dense
-    /// (the reference GEMM path).
+    /// First-layer computation: auto (sparse pixels where measured faster), sparse, or dense (the
+    /// reference path: dense GEMM and libm e^x throughout).
     #[arg(long, value_enum)]
     first_layer: Option<FirstLayer>,
     /// Run directory (default results/runs/<name derived from the config>).

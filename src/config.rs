@@ -54,7 +54,9 @@ pub enum RngKind {
     Numpy,
 }
 
-/// How the first layer is computed; all give the same results up to float rounding.
+/// How the first layer is computed; all give the same results up to float rounding. Dense is the
+/// reference path throughout (libm e^x, gradient then update); the others are the fast path
+/// (vectorised e^x, and with plain SGD the sparse first layer's gradient fused into its update).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum FirstLayer {
@@ -62,16 +64,21 @@ pub enum FirstLayer {
     Dense,
     /// Only the non-zero raw pixels plus a rank-one correction, in training steps and evaluation.
     Sparse,
-    /// Whichever measured faster on this project's 2-core machine (`make bench`): in training
-    /// steps the sparse forward and the dense GEMM weight gradient, in evaluation sparse pixels.
+    /// Whichever measured faster on this project's 2-core machine (`make bench`): sparse pixels
+    /// in evaluation, and in training steps when the first layer has 64 or more units.
     Auto,
 }
 
 impl FirstLayer {
-    /// Whether training steps compute the weight gradient with the sparse kernel (and need no
-    /// dense copy of the batch).
-    pub fn sparse_training(self) -> bool {
-        self == FirstLayer::Sparse
+    /// Whether training steps of a first layer of `units` units run on the sparse pixels (and
+    /// need no dense copy of the batch). Auto: where the sparse kernels' wide register blocks
+    /// apply, as measured (`make bench`, step/f32: [32] dense 46 us vs sparse 56 us, [64] 95 vs 69).
+    pub fn sparse_training(self, units: usize) -> bool {
+        match self {
+            FirstLayer::Dense => false,
+            FirstLayer::Sparse => true,
+            FirstLayer::Auto => units >= kernels::sparse::WIDE,
+        }
     }
 
     /// The activations' e^x: the C library's on the reference path, the vectorised polynomial

@@ -31,6 +31,16 @@ pub enum Rows<'a> {
     Range(Range<usize>),
 }
 
+impl Rows<'_> {
+    pub fn iter(&self) -> impl Iterator<Item = usize> + Clone + '_ {
+        let (batch, range) = match self {
+            Rows::Batch(ix) => (Some(ix.iter().map(|&i| i as usize)), None),
+            Rows::Range(r) => (None, Some(r.clone())),
+        };
+        batch.into_iter().flatten().chain(range.into_iter().flatten())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Mlp<T> {
     /// Widths from input (bias included) to output, e.g. [785, 64, 10].
@@ -75,13 +85,16 @@ impl<T: Scalar> Mlp<T> {
         self.weights[l].as_slice().expect("weights are contiguous")
     }
 
-    /// First layer: out (R, OC) from the input rows, dense GEMM or sparse pixels.
-    fn first_layer_forward(&self, out: &mut [T], offset: &mut [T], input: &Input<T>, r: usize) {
+    /// First layer: out (R, OC) from the input rows, dense GEMM or sparse pixels. `offset_ready`:
+    /// `offset` already holds the sparse offset of the current weights.
+    fn first_layer_forward(&self, out: &mut [T], offset: &mut [T], offset_ready: bool, input: &Input<T>, r: usize) {
         let (c, oc) = (self.sizes[0], self.sizes[1]);
         match input {
             Input::Dense(x) => layers::linear_forward(out, x, self.w(0), r, c, oc),
             Input::Sparse { pixels, rows } => {
-                sparse::first_layer_offset(offset, self.w(0), c, oc, pixels.shift);
+                if !offset_ready {
+                    sparse::first_layer_offset(offset, self.w(0), c, oc, pixels.shift);
+                }
                 let csr = pixels.csr();
                 let w = self.w(0);
                 match rows {
@@ -102,7 +115,8 @@ impl<T: Scalar> Mlp<T> {
         for l in 0..=last {
             let (c, oc) = (self.sizes[l], self.sizes[l + 1]);
             if l == 0 {
-                self.first_layer_forward(&mut ws.z[0], &mut ws.offset, input, b);
+                let ready = std::mem::take(&mut ws.offset_ready);
+                self.first_layer_forward(&mut ws.z[0], &mut ws.offset, ready, input, b);
             } else {
                 layers::linear_forward(&mut ws.z[l], &ws.a[l - 1], self.w(l), b, c, oc);
             }
@@ -116,34 +130,41 @@ impl<T: Scalar> Mlp<T> {
     /// Backward pass after [`Mlp::forward`] on the same batch: fills `ws.grads` with the batch-mean
     /// gradient of the cross entropy for every layer.
     pub fn backward(&self, ws: &mut Workspace<T>, input: &Input<T>, labels: &[u8]) {
-        let b = ws.b;
+        self.backward_above_first(ws, labels);
+        let (c, oc) = (self.sizes[0], self.sizes[1]);
+        match input {
+            Input::Dense(x) => layers::linear_backward(None, &mut ws.grads[0], &ws.d[0], x, self.w(0), ws.b, c, oc),
+            Input::Sparse { pixels, rows } => {
+                ws.by_pixel.fill(&pixels.csr(), rows.iter());
+                sparse::sparse_linear_backward_weights(&mut ws.grads[0], &ws.by_pixel, &ws.d[0], c, oc, pixels.shift);
+            }
+        }
+    }
+
+    /// The backward pass down to dL/dz of the first layer (`ws.d[0]`): the gradients of every
+    /// layer but the first, which needs only its weight gradient.
+    pub fn backward_above_first(&self, ws: &mut Workspace<T>, labels: &[u8]) {
         let last = self.layers() - 1;
         layers::softmax_crossentropy_backward(&mut ws.d[last], &ws.probs, labels, CLASSES);
         for l in (1..=last).rev() {
             let (c, oc) = (self.sizes[l], self.sizes[l + 1]);
             let (below, here) = ws.d.split_at_mut(l);
             let dinp = below.last_mut().map(|d| d.as_mut_slice());
-            layers::linear_backward(dinp, &mut ws.grads[l], &here[0], &ws.a[l - 1], self.w(l), b, c, oc);
+            layers::linear_backward(dinp, &mut ws.grads[l], &here[0], &ws.a[l - 1], self.w(l), ws.b, c, oc);
             layers::activation_backward(self.activation, self.math(), &mut ws.d[l - 1], &ws.z[l - 1], &ws.a[l - 1]);
         }
-        // The first layer needs only its weight gradient.
+    }
+
+    /// After [`Mlp::backward_above_first`] on sparse input: the first layer's weight gradient
+    /// and SGD step fused into one pass ([`sparse::sparse_linear_sgd`]), which also prepares the
+    /// next forward's offset.
+    pub fn first_layer_sparse_sgd(&mut self, ws: &mut Workspace<T>, pixels: &SparsePixels<T>, rows: &Rows, lr: T) {
         let (c, oc) = (self.sizes[0], self.sizes[1]);
-        let (grads, d, scratch) = (&mut ws.grads[0], &ws.d[0], &mut ws.by_pixel);
-        match input {
-            Input::Dense(x) => layers::linear_backward(None, grads, d, x, self.w(0), b, c, oc),
-            Input::Sparse { pixels, rows } => {
-                let (csr, shift) = (pixels.csr(), pixels.shift);
-                match rows {
-                    Rows::Batch(ix) => {
-                        let ix = ix.iter().map(|&i| i as usize);
-                        sparse::sparse_linear_backward_weights(grads, &csr, ix, d, c, oc, shift, scratch)
-                    }
-                    Rows::Range(r) => {
-                        sparse::sparse_linear_backward_weights(grads, &csr, r.clone(), d, c, oc, shift, scratch)
-                    }
-                }
-            }
-        }
+        ws.by_pixel.fill(&pixels.csr(), rows.iter());
+        let w = self.weights[0].as_slice_mut().expect("weights are contiguous");
+        let Workspace { by_pixel, d, offset, sgd_scratch, .. } = ws;
+        sparse::sparse_linear_sgd(w, by_pixel, &d[0], c, oc, pixels.shift, lr, offset, sgd_scratch);
+        ws.offset_ready = true;
     }
 
     /// Mean cross entropy and accuracy on a whole data set with the current weights, in chunks of
@@ -178,7 +199,7 @@ impl<T: Scalar> Mlp<T> {
         for l in 0..self.layers() {
             let (c, oc) = (self.sizes[l], self.sizes[l + 1]);
             if l == 0 {
-                self.first_layer_forward(&mut pong[..r * oc], offset, &input, r);
+                self.first_layer_forward(&mut pong[..r * oc], offset, false, &input, r);
             } else {
                 layers::linear_forward(&mut pong[..r * oc], &ping[..r * c], self.w(l), r, c, oc);
             }
@@ -216,6 +237,11 @@ pub struct Workspace<T> {
     pub grads: Vec<Vec<T>>,
     /// (OC of the first layer): the sparse first layer's constant term.
     offset: Vec<T>,
+    /// Whether `offset` already holds the offset of the current weights (set by the fused
+    /// sparse SGD step, consumed by the next forward).
+    offset_ready: bool,
+    /// (2 * OC of the first layer): scratch of the fused sparse SGD step.
+    sgd_scratch: Vec<T>,
     /// The batch's non-zero pixels grouped by pixel, for the sparse weight gradient.
     by_pixel: sparse::ByPixel<T>,
 }
@@ -234,6 +260,8 @@ impl<T: Scalar> Workspace<T> {
             d: per_layer(b),
             grads: sizes.windows(2).map(|w| vec![T::ZERO; w[0] * w[1]]).collect(),
             offset: vec![T::ZERO; sizes[1]],
+            offset_ready: false,
+            sgd_scratch: vec![T::ZERO; 2 * sizes[1]],
             by_pixel: sparse::ByPixel::new(b, sizes[0] - 1),
         }
     }

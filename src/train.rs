@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::config::{FirstLayer, TrainConfig};
+use crate::config::TrainConfig;
 use crate::data::{Dataset, Splits};
 use crate::early_stop::{EarlyStopping, Verdict};
 use crate::error::TrainError;
@@ -28,9 +28,10 @@ impl<T: Scalar> Optimizer<T> {
         Self { lr: T::from_f64(lr), gamma: T::from_f64(gamma), velocity }
     }
 
-    /// Updates every layer with its gradient (after the whole backward pass, as the reference).
-    pub fn update(&mut self, model: &mut Mlp<T>, grads: &[Vec<T>]) {
-        for (l, (w, g)) in model.weights.iter_mut().zip(grads).enumerate() {
+    /// Updates layers `from..` with their gradients (after the whole backward pass, as the
+    /// reference does).
+    pub fn update(&mut self, model: &mut Mlp<T>, grads: &[Vec<T>], from: usize) {
+        for (l, (w, g)) in model.weights.iter_mut().zip(grads).enumerate().skip(from) {
             let w = w.as_slice_mut().expect("weights are contiguous");
             match self.velocity.get_mut(l) {
                 Some(v) => optim::momentum_update(w, v, g, self.lr, self.gamma),
@@ -53,7 +54,7 @@ impl<T: Scalar> Stepper<T> {
         Self {
             ws: Workspace::new(&model.sizes, batch_size),
             opt: Optimizer::new(model, lr, gamma),
-            xb: if model.first_layer.sparse_training() {
+            xb: if model.first_layer.sparse_training(model.sizes[1]) {
                 Vec::new()
             } else {
                 vec![T::ZERO; batch_size * model.sizes[0]]
@@ -62,29 +63,43 @@ impl<T: Scalar> Stepper<T> {
         }
     }
 
+    /// Starts loading the sparse pixels of the next batch into cache (see
+    /// [`kernels::sparse::prefetch_rows`]).
+    pub fn prefetch(&self, model: &Mlp<T>, data: &Dataset<T>, batch: &[u32]) {
+        if model.first_layer.sparse_training(model.sizes[1]) {
+            kernels::sparse::prefetch_rows(&data.sparse.csr(), batch.iter().map(|&i| i as usize));
+        }
+    }
+
     /// One SGD step on the rows `batch` of `data`: forward, backward, update. Returns the batch's
     /// mean cross entropy, computed before the update (as the reference reports it).
     pub fn step(&mut self, model: &mut Mlp<T>, data: &Dataset<T>, batch: &[u32]) -> f64 {
         self.yb.iter_mut().zip(batch).for_each(|(y, &i)| *y = data.labels[i as usize]);
-        let sparse = Input::Sparse { pixels: &data.sparse, rows: Rows::Batch(batch) };
-        let dense = (!model.first_layer.sparse_training()).then(|| {
+        let loss = if model.first_layer.sparse_training(model.sizes[1]) {
+            let rows = Rows::Batch(batch);
+            let input = Input::Sparse { pixels: &data.sparse, rows: rows.clone() };
+            let loss = model.forward(&mut self.ws, &input, &self.yb);
+            if self.opt.velocity.is_empty() {
+                // Plain SGD: the first layer's gradient never materialises.
+                model.backward_above_first(&mut self.ws, &self.yb);
+                self.opt.update(model, &self.ws.grads, 1);
+                model.first_layer_sparse_sgd(&mut self.ws, &data.sparse, &rows, self.opt.lr);
+            } else {
+                model.backward(&mut self.ws, &input, &self.yb);
+                self.opt.update(model, &self.ws.grads, 0);
+            }
+            loss
+        } else {
             let (dim, x) = (data.dim(), data.x.as_slice().expect("data rows are contiguous"));
             for (dst, &i) in self.xb.chunks_exact_mut(dim).zip(batch) {
                 dst.copy_from_slice(&x[i as usize * dim..(i as usize + 1) * dim]);
             }
-            Input::Dense(&self.xb)
-        });
-        // Auto: dense weight gradient, and the sparse forward where its register blocks are wide
-        // enough to beat the GEMM (first layer of 64 or more units; `make bench`, step/f32/auto).
-        let sparse_forward = model.sizes[1] >= kernels::sparse::WIDE;
-        let (fwd, bwd) = match (&dense, model.first_layer) {
-            (Some(d), FirstLayer::Auto) if sparse_forward => (&sparse, d),
-            (Some(d), _) => (d, d),
-            (None, _) => (&sparse, &sparse),
+            let input = Input::Dense(&self.xb);
+            let loss = model.forward(&mut self.ws, &input, &self.yb);
+            model.backward(&mut self.ws, &input, &self.yb);
+            self.opt.update(model, &self.ws.grads, 0);
+            loss
         };
-        let loss = model.forward(&mut self.ws, fwd, &self.yb);
-        model.backward(&mut self.ws, bwd, &self.yb);
-        self.opt.update(model, &self.ws.grads);
         loss / batch.len() as f64
     }
 }
@@ -119,7 +134,11 @@ pub fn train<T: Scalar>(
         // A fresh 0..N every epoch, then shuffled, as the reference's `list(range(N))`.
         indices.iter_mut().enumerate().for_each(|(i, v)| *v = i as u32);
         rng.shuffle(&mut indices);
-        for batch in indices.chunks_exact(cfg.batch_size).take(steps_per_epoch) {
+        let mut batches = indices.chunks_exact(cfg.batch_size).take(steps_per_epoch).peekable();
+        while let Some(batch) = batches.next() {
+            if let Some(next) = batches.peek() {
+                stepper.prefetch(&model, train, next);
+            }
             let train_loss = stepper.step(&mut model, train, batch);
             if !train_loss.is_finite() {
                 return Err(TrainError::Diverged { what: "the training loss", value: train_loss, step, epoch });

@@ -33,8 +33,9 @@ pub fn exp_f32(x: f32) -> f32 {
 /// e^x for f64, x clamped to [-708, 709].
 #[inline(always)]
 pub fn exp_f64(x: f64) -> f64 {
-    const LN2_HI: f64 = 6.931_471_803_691_238_2e-1; // 32 significant bits: k * LN2_HI is exact
-    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    // fdlibm's split of ln 2: LN2_HI has 32 significant bits, so k * LN2_HI is exact.
+    const LN2_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3DEA_39EF_3579_3C76);
     const COEFFS: [f64; 13] = [
         1.0 / 479_001_600.0,
         1.0 / 39_916_800.0,
