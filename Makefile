@@ -8,7 +8,7 @@ BIN := target/release/mlp
 FAST_CORE = core=$$($(BIN) info | awk '/best_core_for_cpu/ {print $$2}'); \
 	if [ -z "$$OPENBLAS_CORETYPE" ] && [ "$$core" != none ]; then export OPENBLAS_CORETYPE=$$core; fi
 
-.PHONY: setup build test sweep reproduce reproduce-check bench compare venv lint clean
+.PHONY: setup build test sweep reproduce reproduce-check bench compare compare-study venv lint clean
 
 ## setup: install the system OpenBLAS if it is missing (idempotent; apt-get as root or via sudo)
 setup:
@@ -64,6 +64,13 @@ venv:
 
 compare: build venv
 	$(VENV)/bin/python scripts/compare.py
+
+## compare-study: W5, the whole study sweep to early stop (f64), `mlp sweep` vs the same runs in
+## numpy (scripts/reference_numpy.py, 2 processes at a time); writes results/bench/compare-study.md
+## (takes 10+ minutes; COMPARE_STUDY_FLAGS=--quick for a truncated smoke test)
+COMPARE_STUDY_FLAGS ?=
+compare-study: build venv
+	$(VENV)/bin/python scripts/compare_study.py $(COMPARE_STUDY_FLAGS)
 
 clean:
 	$(CARGO) clean

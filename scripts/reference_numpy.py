@@ -83,6 +83,7 @@ PRESETS = {
     "all": ([64], True, True, True, 0.02),
     "4a": ([32], True, True, True, 0.02),
     "4b": ([128], True, True, True, 0.02),
+    "4-64": ([64], True, True, True, 0.02),  # the task-4 baseline, the same model as "all"
     "4d": ([60, 60], True, True, True, 0.02),
     "4e": ([64] * 10, True, True, True, 0.02),
 }
