@@ -49,6 +49,8 @@ import time
 import tomllib
 from pathlib import Path
 
+from compare import cpu_model, git_head  # scripts/ is on sys.path when this file runs
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "target" / "release" / "mlp"
 STUDY = ROOT / "experiments" / "study.toml"
@@ -183,27 +185,6 @@ def ours_command(binary, sweep_file, out):
 
 # ----------------------------------------------------------------------------------------------
 # Machine facts
-
-
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def git_head():
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                              capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True).stdout.strip()
-        return head + (" (work tree has uncommitted changes)" if dirty else "")
-    except OSError:
-        return "unknown"
 
 
 def ours_blas(binary):

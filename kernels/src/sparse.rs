@@ -266,23 +266,17 @@ pub fn sparse_linear_sgd<T: Scalar>(
     colsum.fill(T::ZERO);
     for (q, w) in pixels.chunks_exact_mut(oc).enumerate() {
         let (rows, vals) = by_pixel.pixel(q);
-        // A pixel without entries has sums 0; skip forming them.
-        if !rows.is_empty() {
-            pixel_sum(sums, rows, vals, dout, oc);
-        }
-        let sums = if rows.is_empty() { None } else { Some(&*sums) };
-        match sums {
-            Some(sums) => {
-                for (((w, &a), &s), cs) in w.iter_mut().zip(sums).zip(&*s).zip(colsum.iter_mut()) {
-                    *w -= lr * ((a - shift * s) * inv_b);
-                    *cs += *w;
-                }
+        if rows.is_empty() {
+            // No entries: the sums are 0, so only the rank-one term remains.
+            for ((w, &s), cs) in w.iter_mut().zip(&*s).zip(colsum.iter_mut()) {
+                *w -= lr * ((T::ZERO - shift * s) * inv_b);
+                *cs += *w;
             }
-            None => {
-                for ((w, &s), cs) in w.iter_mut().zip(&*s).zip(colsum.iter_mut()) {
-                    *w -= lr * ((T::ZERO - shift * s) * inv_b);
-                    *cs += *w;
-                }
+        } else {
+            pixel_sum(sums, rows, vals, dout, oc);
+            for (((w, &a), &s), cs) in w.iter_mut().zip(&*sums).zip(&*s).zip(colsum.iter_mut()) {
+                *w -= lr * ((a - shift * s) * inv_b);
+                *cs += *w;
             }
         }
     }
