@@ -56,17 +56,18 @@ fn sparse_kernels(c: &mut Criterion) {
     let (b, p, oc) = (32usize, 784usize, 64usize);
     let cc = p + 1;
     let mut row_ptr = vec![0usize];
-    let (mut cols, mut vals) = (Vec::new(), Vec::new());
+    let (mut cols, mut bytes) = (Vec::new(), Vec::new());
     for i in 0..b {
         for q in 0..p {
             if (q * 31 + i * 17) % 100 < 19 {
                 cols.push(q as u32);
-                vals.push(((q + i) % 255) as f32 / 78.0);
+                bytes.push(((q + i) % 255) as u8 + 1);
             }
         }
         row_ptr.push(cols.len());
     }
-    let x = Csr { row_ptr: &row_ptr, cols: &cols, vals: &vals };
+    let table: [f32; 256] = std::array::from_fn(|v| v as f32 / 78.0);
+    let x = Csr { row_ptr: &row_ptr, cols: &cols, bytes: &bytes, table: &table };
     let w = filled::<f32>(cc * oc);
     let dout = filled::<f32>(b * oc);
     let (mut out, mut offset, mut dw) = (vec![0f32; b * oc], vec![0f32; oc], vec![0f32; cc * oc]);

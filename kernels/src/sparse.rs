@@ -12,19 +12,22 @@
 use crate::Scalar;
 
 /// Images as compressed sparse rows: for image i, `cols[row_ptr[i]..row_ptr[i+1]]` are its
-/// non-zero pixel indices (< P) and `vals` the pixel values divided by sigma.
+/// non-zero pixel indices (< P) and `bytes` their raw values (1..=255); `table` maps a raw value
+/// to the value the layer multiplies with (raw / sigma). One byte per non-zero keeps a batch's
+/// pixels small in cache.
 #[derive(Debug, Clone, Copy)]
 pub struct Csr<'a, T> {
     pub row_ptr: &'a [usize],
     pub cols: &'a [u32],
-    pub vals: &'a [T],
+    pub bytes: &'a [u8],
+    pub table: &'a [T; 256],
 }
 
 impl<'a, T> Csr<'a, T> {
     #[inline(always)]
-    pub fn row(&self, i: usize) -> (&'a [u32], &'a [T]) {
+    pub fn row(&self, i: usize) -> (&'a [u32], &'a [u8]) {
         let (a, b) = (self.row_ptr[i], self.row_ptr[i + 1]);
-        (&self.cols[a..b], &self.vals[a..b])
+        (&self.cols[a..b], &self.bytes[a..b])
     }
 }
 
@@ -35,15 +38,15 @@ pub fn prefetch_rows<T>(x: &Csr<T>, rows: impl Iterator<Item = usize>) {
     #[cfg(target_arch = "x86_64")]
     for i in rows {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let (cols, vals) = x.row(i);
-        let lines = |bytes: usize| (0..bytes).step_by(64).chain(bytes.checked_sub(1));
+        let (cols, bytes) = x.row(i);
+        let lines = |len: usize| (0..len).step_by(64).chain(len.checked_sub(1));
         for at in lines(std::mem::size_of_val(cols)) {
             // SAFETY: a prefetch never faults; the address is inside `cols`.
             unsafe { _mm_prefetch::<_MM_HINT_T0>(cols.as_ptr().cast::<i8>().add(at)) };
         }
-        for at in lines(std::mem::size_of_val(vals)) {
-            // SAFETY: as above, inside `vals`.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(vals.as_ptr().cast::<i8>().add(at)) };
+        for at in lines(bytes.len()) {
+            // SAFETY: as above, inside `bytes`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(bytes.as_ptr().cast::<i8>().add(at)) };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -55,16 +58,24 @@ pub fn prefetch_rows<T>(x: &Csr<T>, rows: impl Iterator<Item = usize>) {
 pub const WIDE: usize = 64;
 const NARROW: usize = 16;
 
-/// acc[k] += sum over the row's non-zeros (p, v) of v * w[p * oc + k], for one block of columns.
-/// Two halves of the non-zeros go into two sets of accumulators, added at the end: twice the
-/// independent add chains (measured 18 -> 15 us per batch of 32 in `make bench`).
+/// acc[k] += sum over the row's non-zeros (p, v) of table[v] * w[p * oc + k], for one block of
+/// columns. Two halves of the non-zeros go into two sets of accumulators, added at the end: twice
+/// the independent add chains (measured 18 -> 15 us per batch of 32 in `make bench`).
 #[inline(always)]
-fn accumulate_block<T: Scalar, const N: usize>(acc: &mut [T; N], cols: &[u32], vals: &[T], w: &[T], oc: usize) {
+fn accumulate_block<T: Scalar, const N: usize>(
+    acc: &mut [T; N],
+    cols: &[u32],
+    bytes: &[u8],
+    table: &[T; 256],
+    w: &[T],
+    oc: usize,
+) {
     let row = |p: u32| -> &[T; N] { w[p as usize * oc..p as usize * oc + N].try_into().expect("block") };
     let half = cols.len() / 2;
     let mut acc2 = [T::ZERO; N];
-    for ((&p, &v), (&q, &u)) in cols[..half].iter().zip(&vals[..half]).zip(cols[half..].iter().zip(&vals[half..])) {
+    for ((&p, &v), (&q, &u)) in cols[..half].iter().zip(&bytes[..half]).zip(cols[half..].iter().zip(&bytes[half..])) {
         let (wp, wq) = (row(p), row(q));
+        let (v, u) = (table[v as usize], table[u as usize]);
         for k in 0..N {
             acc[k] = v.mul_add(wp[k], acc[k]);
             acc2[k] = u.mul_add(wq[k], acc2[k]);
@@ -72,24 +83,13 @@ fn accumulate_block<T: Scalar, const N: usize>(acc: &mut [T; N], cols: &[u32], v
     }
     if cols.len() % 2 == 1 {
         let wp = row(cols[cols.len() - 1]);
-        let v = vals[vals.len() - 1];
+        let v = table[bytes[bytes.len() - 1] as usize];
         for k in 0..N {
             acc[k] = v.mul_add(wp[k], acc[k]);
         }
     }
     for k in 0..N {
         acc[k] += acc2[k];
-    }
-}
-
-/// [`accumulate_block`] with one set of accumulators, for short lists.
-#[inline(always)]
-fn accumulate_one<T: Scalar, const N: usize>(acc: &mut [T; N], cols: &[u32], vals: &[T], w: &[T], oc: usize) {
-    for (&p, &v) in cols.iter().zip(vals) {
-        let wp: &[T; N] = w[p as usize * oc..p as usize * oc + N].try_into().expect("block");
-        for k in 0..N {
-            acc[k] = v.mul_add(wp[k], acc[k]);
-        }
     }
 }
 
@@ -116,95 +116,129 @@ pub fn sparse_linear_forward<T: Scalar>(
     oc: usize,
 ) {
     for (z, i) in out.chunks_exact_mut(oc).zip(rows) {
-        let (cols, vals) = x.row(i);
+        let (cols, bytes) = x.row(i);
         let mut start = 0;
         while start + WIDE <= oc {
             let mut acc: [T; WIDE] = offset[start..start + WIDE].try_into().expect("block");
-            accumulate_block(&mut acc, cols, vals, &w[start..], oc);
+            accumulate_block(&mut acc, cols, bytes, x.table, &w[start..], oc);
             z[start..start + WIDE].copy_from_slice(&acc);
             start += WIDE;
         }
         while start + NARROW <= oc {
             let mut acc: [T; NARROW] = offset[start..start + NARROW].try_into().expect("block");
-            accumulate_block(&mut acc, cols, vals, &w[start..], oc);
+            accumulate_block(&mut acc, cols, bytes, x.table, &w[start..], oc);
             z[start..start + NARROW].copy_from_slice(&acc);
             start += NARROW;
         }
         if start < oc {
             let tail = &mut z[start..];
             tail.copy_from_slice(&offset[start..]);
-            for (&p, &v) in cols.iter().zip(vals) {
-                let wr = &w[p as usize * oc + start..(p as usize + 1) * oc];
+            for (&p, &v) in cols.iter().zip(bytes) {
+                let (wr, v) = (&w[p as usize * oc + start..(p as usize + 1) * oc], x.table[v as usize]);
                 tail.iter_mut().zip(wr).for_each(|(z, &w)| *z = v.mul_add(w, *z));
             }
         }
     }
 }
 
-/// A batch's non-zeros regrouped by pixel (compressed sparse columns), so the weight gradient
-/// writes each pixel row once instead of once per non-zero. Sized for the worst case up front:
-/// filling it never allocates.
+/// A batch transposed to pixel-major order, so the weight gradient visits each pixel's weight
+/// row once: the raw value of every (pixel, batch row) and, per pixel, a bit mask of the rows
+/// where it is non-zero. Filling it is one pass over the non-zeros writing bytes into a
+/// P x B table (25 KB at batch 32: it stays in L1); it never allocates.
 pub struct ByPixel<T> {
-    /// start[p]..start[p+1] index the entries of pixel p (P + 1 values, plus one for counting).
-    start: Vec<usize>,
-    /// Batch row of each entry.
-    rows: Vec<u32>,
-    vals: Vec<T>,
+    /// Batch rows there is room for.
+    capacity: usize,
+    /// 64-bit mask words per pixel.
+    words: usize,
+    /// (P, capacity): raw value of each (pixel, row); meaningful only where the mask bit is set.
+    raw: Vec<u8>,
+    /// (P, words): bit r set when row r has the pixel non-zero.
+    mask: Vec<u64>,
+    /// The [`Csr::table`] of the last fill.
+    table: [T; 256],
 }
 
 impl<T: Scalar> ByPixel<T> {
     pub fn new(b: usize, pixels: usize) -> Self {
-        Self { start: vec![0; pixels + 2], rows: vec![0; b * pixels], vals: vec![T::ZERO; b * pixels] }
+        let words = b.div_ceil(64);
+        Self { capacity: b, words, raw: vec![0; pixels * b], mask: vec![0; pixels * words], table: [T::ZERO; 256] }
     }
 
-    /// Counting sort of the batch's non-zeros by pixel: the rows `rows` of `x` become batch
-    /// rows 0, 1, ...
-    pub fn fill(&mut self, x: &Csr<T>, rows: impl Iterator<Item = usize> + Clone) {
-        self.start.fill(0);
-        for i in rows.clone() {
-            x.row(i).0.iter().for_each(|&p| self.start[p as usize + 2] += 1);
-        }
-        for p in 2..self.start.len() {
-            self.start[p] += self.start[p - 1];
-        }
-        // start[p + 1] now counts the entries before pixel p; it advances while placing them.
+    /// Transposes the rows `rows` of `x` (at most the capacity), which become batch rows 0, 1, ...
+    pub fn fill(&mut self, x: &Csr<T>, rows: impl Iterator<Item = usize>) {
+        self.mask.fill(0);
+        self.table = *x.table;
         for (r, i) in rows.enumerate() {
-            let (cols, vals) = x.row(i);
-            for (&p, &v) in cols.iter().zip(vals) {
-                let at = &mut self.start[p as usize + 1];
-                self.rows[*at] = r as u32;
-                self.vals[*at] = v;
-                *at += 1;
+            assert!(r < self.capacity, "more rows than the batch was sized for");
+            let (cols, bytes) = x.row(i);
+            let (word, bit) = (r / 64, 1u64 << (r % 64));
+            for (&p, &v) in cols.iter().zip(bytes) {
+                self.raw[p as usize * self.capacity + r] = v;
+                self.mask[p as usize * self.words + word] |= bit;
             }
         }
     }
 
-    fn pixel(&self, p: usize) -> (&[u32], &[T]) {
-        let (a, b) = (self.start[p], self.start[p + 1]);
-        (&self.rows[a..b], &self.vals[a..b])
+    fn is_empty(&self, p: usize) -> bool {
+        self.mask[p * self.words..(p + 1) * self.words].iter().all(|&m| m == 0)
     }
-}
 
-/// sums (OC) = the sum over one pixel's entries (r, v) of v * dout[r], dout (B, OC).
-fn pixel_sum<T: Scalar>(sums: &mut [T], rows: &[u32], vals: &[T], dout: &[T], oc: usize) {
-    let mut start = 0;
-    while start + WIDE <= oc {
-        let mut acc = [T::ZERO; WIDE];
-        accumulate_one(&mut acc, rows, vals, &dout[start..], oc);
-        sums[start..start + WIDE].copy_from_slice(&acc);
-        start += WIDE;
+    /// acc[k] += sum over the rows r where pixel p is non-zero of value(r) * d[r * oc + k], for one
+    /// block of columns; alternate rows go to two sets of accumulators (independent add chains).
+    #[inline(always)]
+    fn accumulate_block<const N: usize>(&self, acc: &mut [T; N], p: usize, d: &[T], oc: usize) {
+        let raw = &self.raw[p * self.capacity..(p + 1) * self.capacity];
+        let entry = |word: usize, m: u64| {
+            let r = word * 64 + m.trailing_zeros() as usize;
+            let d: &[T; N] = d[r * oc..r * oc + N].try_into().expect("block");
+            (self.table[raw[r] as usize], d)
+        };
+        let mut acc2 = [T::ZERO; N];
+        for (word, &m) in self.mask[p * self.words..(p + 1) * self.words].iter().enumerate() {
+            let mut m = m;
+            while m != 0 {
+                let (v, d) = entry(word, m);
+                m &= m - 1;
+                for k in 0..N {
+                    acc[k] = v.mul_add(d[k], acc[k]);
+                }
+                if m == 0 {
+                    break;
+                }
+                let (v, d) = entry(word, m);
+                m &= m - 1;
+                for k in 0..N {
+                    acc2[k] = v.mul_add(d[k], acc2[k]);
+                }
+            }
+        }
+        for k in 0..N {
+            acc[k] += acc2[k];
+        }
     }
-    while start + NARROW <= oc {
-        let mut acc = [T::ZERO; NARROW];
-        accumulate_one(&mut acc, rows, vals, &dout[start..], oc);
-        sums[start..start + NARROW].copy_from_slice(&acc);
-        start += NARROW;
-    }
-    let tail = &mut sums[start..];
-    tail.fill(T::ZERO);
-    for (&r, &v) in rows.iter().zip(vals) {
-        let d = &dout[r as usize * oc + start..(r as usize + 1) * oc];
-        tail.iter_mut().zip(d).for_each(|(a, &d)| *a = v.mul_add(d, *a));
+
+    /// sums (OC) = the sum over the rows r where pixel p is non-zero of value(r) * dout[r],
+    /// dout (B, OC).
+    fn pixel_sum(&self, sums: &mut [T], p: usize, dout: &[T], oc: usize) {
+        let mut start = 0;
+        while start + WIDE <= oc {
+            let mut acc = [T::ZERO; WIDE];
+            self.accumulate_block(&mut acc, p, &dout[start..], oc);
+            sums[start..start + WIDE].copy_from_slice(&acc);
+            start += WIDE;
+        }
+        while start + NARROW <= oc {
+            let mut acc = [T::ZERO; NARROW];
+            self.accumulate_block(&mut acc, p, &dout[start..], oc);
+            sums[start..start + NARROW].copy_from_slice(&acc);
+            start += NARROW;
+        }
+        while start < oc {
+            let mut acc = [T::ZERO; 1];
+            self.accumulate_block(&mut acc, p, &dout[start..], oc);
+            sums[start] = acc[0];
+            start += 1;
+        }
     }
 }
 
@@ -232,8 +266,7 @@ pub fn sparse_linear_backward_weights<T: Scalar>(
     let (pixels, bias) = dw.split_at_mut(p * oc);
     column_sums(bias, dout);
     for (q, g) in pixels.chunks_exact_mut(oc).enumerate() {
-        let (rows, vals) = by_pixel.pixel(q);
-        pixel_sum(g, rows, vals, dout, oc);
+        by_pixel.pixel_sum(g, q, dout, oc);
         g.iter_mut().zip(&*bias).for_each(|(g, &s)| *g = (*g - shift * s) * inv_b);
     }
     bias.iter_mut().for_each(|s| *s *= inv_b);
@@ -265,15 +298,14 @@ pub fn sparse_linear_sgd<T: Scalar>(
     column_sums(s, dout);
     colsum.fill(T::ZERO);
     for (q, w) in pixels.chunks_exact_mut(oc).enumerate() {
-        let (rows, vals) = by_pixel.pixel(q);
-        if rows.is_empty() {
+        if by_pixel.is_empty(q) {
             // No entries: the sums are 0, so only the rank-one term remains.
             for ((w, &s), cs) in w.iter_mut().zip(&*s).zip(colsum.iter_mut()) {
                 *w -= lr * ((T::ZERO - shift * s) * inv_b);
                 *cs += *w;
             }
         } else {
-            pixel_sum(sums, rows, vals, dout, oc);
+            by_pixel.pixel_sum(sums, q, dout, oc);
             for (((w, &a), &s), cs) in w.iter_mut().zip(&*sums).zip(&*s).zip(colsum.iter_mut()) {
                 *w -= lr * ((a - shift * s) * inv_b);
                 *cs += *w;
@@ -293,35 +325,44 @@ mod tests {
     use crate::testing::{assert_close, Lcg};
 
     /// Random sparse "images" of `p` pixels (about 20% non-zero, values 1..=255) in both forms:
-    /// CSR scaled by 1/sigma and dense normalised with a ones column.
-    fn images(n: usize, p: usize, mu: f64, sigma: f64, rng: &mut Lcg) -> (Vec<usize>, Vec<u32>, Vec<f64>, Vec<f64>) {
+    /// CSR of raw values and dense normalised with a ones column.
+    fn images(n: usize, p: usize, mu: f64, sigma: f64, rng: &mut Lcg) -> (Vec<usize>, Vec<u32>, Vec<u8>, Vec<f64>) {
         let u: Vec<f64> = rng.vec(n * p);
-        let (mut row_ptr, mut cols, mut vals, mut dense) = (vec![0], vec![], vec![], vec![]);
+        let (mut row_ptr, mut cols, mut bytes, mut dense) = (vec![0], vec![], vec![], vec![]);
         for i in 0..n {
             for q in 0..p {
                 let r = u[i * p + q];
                 let v = if r > 0.6 { ((r - 0.6) / 0.4 * 254.0).floor() + 1.0 } else { 0.0 };
                 if v > 0.0 {
                     cols.push(q as u32);
-                    vals.push(v / sigma);
+                    bytes.push(v as u8);
                 }
                 dense.push((v - mu) / sigma);
             }
             dense.push(1.0);
             row_ptr.push(cols.len());
         }
-        (row_ptr, cols, vals, dense)
+        (row_ptr, cols, bytes, dense)
     }
 
     #[test]
     fn sparse_first_layer_matches_dense_on_odd_shapes() {
         let mut rng = Lcg(17);
         let (mu, sigma) = (33.3, 78.6);
-        for &(n, p, oc) in
-            &[(1, 1, 1), (7, 13, 5), (32, 784, 64), (9, 100, 37), (5, 50, 16), (32, 784, 60), (3, 40, 147)]
-        {
-            let (row_ptr, cols, vals, dense) = images(n, p, mu, sigma, &mut rng);
-            let x = Csr { row_ptr: &row_ptr, cols: &cols, vals: &vals };
+        let table: [f64; 256] = std::array::from_fn(|v| v as f64 / sigma);
+        for &(n, p, oc) in &[
+            (1, 1, 1),
+            (7, 13, 5),
+            (32, 784, 64),
+            (9, 100, 37),
+            (5, 50, 16),
+            (32, 784, 60),
+            (3, 40, 147),
+            (70, 30, 20),
+            (130, 9, 3),
+        ] {
+            let (row_ptr, cols, bytes, dense) = images(n, p, mu, sigma, &mut rng);
+            let x = Csr { row_ptr: &row_ptr, cols: &cols, bytes: &bytes, table: &table };
             let c = p + 1;
             let w: Vec<f64> = rng.vec(c * oc);
             let rows: Vec<usize> = (0..n).rev().collect();
@@ -337,7 +378,10 @@ mod tests {
 
             let dout: Vec<f64> = rng.vec(n * oc);
             let mut dw = vec![0.0; c * oc];
+            // A buffer last filled with other images must not leak them into this batch.
             let mut by_pixel = ByPixel::new(n, p);
+            let (o_ptr, o_cols, o_bytes, _) = images(n, p, mu, sigma, &mut rng);
+            by_pixel.fill(&Csr { row_ptr: &o_ptr, cols: &o_cols, bytes: &o_bytes, table: &table }, 0..n);
             by_pixel.fill(&x, rows.iter().copied());
             sparse_linear_backward_weights(&mut dw, &by_pixel, &dout, c, oc, mu / sigma);
             let mut want_dw = vec![0.0; c * oc];

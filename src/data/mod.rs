@@ -130,34 +130,36 @@ pub struct Dataset<T> {
     pub sparse: SparsePixels<T>,
 }
 
-/// The non-zero raw pixels of every image divided by sigma (CSR), and shift = mu / sigma, so that
-/// a normalised pixel is `val - shift` (see `kernels::sparse`).
+/// The non-zero raw pixels of every image (CSR), the table raw value -> raw / sigma, and
+/// shift = mu / sigma, so that a normalised pixel is `table[raw] - shift` (see `kernels::sparse`).
 #[derive(Debug, Clone)]
 pub struct SparsePixels<T> {
     pub row_ptr: Vec<usize>,
     pub cols: Vec<u32>,
-    pub vals: Vec<T>,
+    pub bytes: Vec<u8>,
+    pub table: [T; 256],
     pub shift: T,
 }
 
 impl<T: Scalar> SparsePixels<T> {
     pub fn new(images: &[u8], pixels: usize, norm: Normalization) -> Self {
         let nonzero = images.iter().filter(|&&p| p != 0).count();
-        let (mut cols, mut vals) = (Vec::with_capacity(nonzero), Vec::with_capacity(nonzero));
+        let (mut cols, mut bytes) = (Vec::with_capacity(nonzero), Vec::with_capacity(nonzero));
         let mut row_ptr = Vec::with_capacity(images.len() / pixels.max(1) + 1);
         row_ptr.push(0);
         for img in images.chunks_exact(pixels) {
             for (q, &p) in img.iter().enumerate().filter(|(_, &p)| p != 0) {
                 cols.push(q as u32);
-                vals.push(T::from_f64(p as f64 / norm.std));
+                bytes.push(p);
             }
             row_ptr.push(cols.len());
         }
-        Self { row_ptr, cols, vals, shift: T::from_f64(norm.mean / norm.std) }
+        let table = std::array::from_fn(|v| T::from_f64(v as f64 / norm.std));
+        Self { row_ptr, cols, bytes, table, shift: T::from_f64(norm.mean / norm.std) }
     }
 
     pub fn csr(&self) -> kernels::sparse::Csr<'_, T> {
-        kernels::sparse::Csr { row_ptr: &self.row_ptr, cols: &self.cols, vals: &self.vals }
+        kernels::sparse::Csr { row_ptr: &self.row_ptr, cols: &self.cols, bytes: &self.bytes, table: &self.table }
     }
 }
 
