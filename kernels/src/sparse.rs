@@ -199,16 +199,13 @@ impl<T: Scalar> ByPixel<T> {
             while m != 0 {
                 let (v, d) = entry(word, m);
                 m &= m - 1;
+                // An odd last entry pairs with itself at value 0, which adds exactly 0: no
+                // data-dependent branch inside the loop.
+                let (u, e) = if m == 0 { (T::ZERO, d) } else { entry(word, m) };
+                m &= m.wrapping_sub(1);
                 for k in 0..N {
                     acc[k] = v.mul_add(d[k], acc[k]);
-                }
-                if m == 0 {
-                    break;
-                }
-                let (v, d) = entry(word, m);
-                m &= m - 1;
-                for k in 0..N {
-                    acc2[k] = v.mul_add(d[k], acc2[k]);
+                    acc2[k] = u.mul_add(e[k], acc2[k]);
                 }
             }
         }
