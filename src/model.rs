@@ -240,7 +240,7 @@ pub struct Workspace<T> {
     /// Whether `offset` already holds the offset of the current weights (set by the fused
     /// sparse SGD step, consumed by the next forward).
     offset_ready: bool,
-    /// (2 * OC of the first layer): scratch of the fused sparse SGD step.
+    /// (3 * OC of the first layer): scratch of the fused sparse SGD step.
     sgd_scratch: Vec<T>,
     /// The batch's non-zero pixels grouped by pixel, for the sparse weight gradient.
     by_pixel: sparse::ByPixel<T>,
@@ -261,7 +261,7 @@ impl<T: Scalar> Workspace<T> {
             grads: sizes.windows(2).map(|w| vec![T::ZERO; w[0] * w[1]]).collect(),
             offset: vec![T::ZERO; sizes[1]],
             offset_ready: false,
-            sgd_scratch: vec![T::ZERO; 2 * sizes[1]],
+            sgd_scratch: vec![T::ZERO; 3 * sizes[1]],
             by_pixel: sparse::ByPixel::new(b, sizes[0] - 1),
         }
     }
