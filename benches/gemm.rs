@@ -48,35 +48,32 @@ fn all(c: &mut Criterion) {
 criterion_group!(benches, all);
 criterion_main!(benches);
 
-/// The sparse first-layer kernels on one batch of 32 real-looking images (150 of 784 pixels set).
+/// The sparse first-layer kernels on one batch of 32 real MNIST training images (rows spread over
+/// the file, as a shuffled batch is).
 fn sparse_kernels(c: &mut Criterion) {
     use kernels::sparse::{
-        first_layer_offset, sparse_linear_backward_weights, sparse_linear_forward, sparse_linear_sgd, ByPixel, Csr,
+        first_layer_offset, sparse_linear_backward_weights, sparse_linear_forward, sparse_linear_sgd, ByPixel,
     };
-    let (b, p, oc) = (32usize, 784usize, 64usize);
+    let mnist = mlp::data::Mnist::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist"))
+        .expect("data/mnist");
+    let splits = mlp::data::split::<f32>(&mnist, 60000, 10000, mlp::data::NormStats::FullTrain).expect("split");
+    let x = splits.train.sparse.csr();
+    let batch: Vec<usize> = (0..32).map(|i| (i * 1873 + 11) % 60000).collect();
+    let (b, p, oc) = (batch.len(), 784usize, 64usize);
     let cc = p + 1;
-    let mut row_ptr = vec![0usize];
-    let (mut cols, mut bytes) = (Vec::new(), Vec::new());
-    for i in 0..b {
-        for q in 0..p {
-            if (q * 31 + i * 17) % 100 < 19 {
-                cols.push(q as u32);
-                bytes.push(((q + i) % 255) as u8 + 1);
-            }
-        }
-        row_ptr.push(cols.len());
-    }
-    let table: [f32; 256] = std::array::from_fn(|v| v as f32 / 78.0);
-    let x = Csr { row_ptr: &row_ptr, cols: &cols, bytes: &bytes, table: &table };
     let w = filled::<f32>(cc * oc);
     let dout = filled::<f32>(b * oc);
     let (mut out, mut offset, mut dw) = (vec![0f32; b * oc], vec![0f32; oc], vec![0f32; cc * oc]);
     let mut scratch = ByPixel::new(b, p);
+    // The gradient benches below read the batch's pixel-major view whichever benches run.
+    scratch.fill(&x, batch.iter().copied());
     let mut g = c.benchmark_group("sparse_f32");
     g.throughput(Throughput::Elements(b as u64));
     g.bench_function("offset_785x64", |bch| bch.iter(|| first_layer_offset(&mut offset, &w, cc, oc, 0.42)));
-    g.bench_function("forward_32", |bch| bch.iter(|| sparse_linear_forward(&mut out, &x, 0..b, &w, &offset, oc)));
-    g.bench_function("by_pixel_fill_32", |bch| bch.iter(|| scratch.fill(&x, 0..b)));
+    g.bench_function("forward_32", |bch| {
+        bch.iter(|| sparse_linear_forward(&mut out, &x, batch.iter().copied(), &w, &offset, oc))
+    });
+    g.bench_function("by_pixel_fill_32", |bch| bch.iter(|| scratch.fill(&x, batch.iter().copied())));
     g.bench_function("weight_grad_32", |bch| {
         bch.iter(|| sparse_linear_backward_weights(&mut dw, &scratch, &dout, cc, oc, 0.42))
     });
