@@ -74,6 +74,14 @@ fn sparse_kernels(c: &mut Criterion) {
         bch.iter(|| sparse_linear_forward(&mut out, &x, batch.iter().copied(), &w, &offset, oc))
     });
     g.bench_function("by_pixel_fill_32", |bch| bch.iter(|| scratch.fill(&x, batch.iter().copied())));
+    // Evaluation reads consecutive images: one at a time (CSR) or in pairs sharing weight rows.
+    let pairs = splits.train.sparse.pairs();
+    g.bench_function("eval_forward_32", |bch| {
+        bch.iter(|| sparse_linear_forward(&mut out, &x, 1000..1000 + b, &w, &offset, oc))
+    });
+    g.bench_function("eval_paired_forward_32", |bch| {
+        bch.iter(|| kernels::sparse::paired_forward(&mut out, &pairs, 1000, b, &w, &offset, oc))
+    });
     g.bench_function("weight_grad_32", |bch| {
         bch.iter(|| sparse_linear_backward_weights(&mut dw, &scratch, &dout, cc, oc, 0.42))
     });

@@ -95,13 +95,18 @@ impl<T: Scalar> Mlp<T> {
                 if !offset_ready {
                     sparse::first_layer_offset(offset, self.w(0), c, oc, pixels.shift);
                 }
-                let csr = pixels.csr();
                 let w = self.w(0);
                 match rows {
                     Rows::Batch(ix) => {
-                        sparse::sparse_linear_forward(out, &csr, ix.iter().map(|&i| i as usize), w, offset, oc)
+                        let rows = ix.iter().map(|&i| i as usize);
+                        sparse::sparse_linear_forward(out, &pixels.csr(), rows, w, offset, oc)
                     }
-                    Rows::Range(range) => sparse::sparse_linear_forward(out, &csr, range.clone(), w, offset, oc),
+                    Rows::Range(range) if range.start % 2 == 0 => {
+                        sparse::paired_forward(out, &pixels.pairs(), range.start, range.len(), w, offset, oc)
+                    }
+                    Rows::Range(range) => {
+                        sparse::sparse_linear_forward(out, &pixels.csr(), range.clone(), w, offset, oc)
+                    }
                 }
             }
         }

@@ -194,6 +194,24 @@ fn sparse_and_dense_first_layers_train_the_same_model() {
 }
 
 #[test]
+fn sparse_and_dense_evaluation_agree_on_odd_sized_sets() {
+    let m = mnist();
+    // 1001 images: evaluation chunks of 1000 rows, then one image alone (a pair with a blank).
+    let splits = split::<f64>(&m, 1001, 1001, NormStats::FullTrain).unwrap();
+    let cfg = TrainConfig { epochs: 1, train_size: 1001, validation: false, ..small(Precision::F64) };
+    let mut model = train::<f64>(&cfg, &splits, &mut NullSink).unwrap().model;
+    let mut on = |first_layer| {
+        model.first_layer = first_layer;
+        (model.evaluate(&splits.train), model.evaluate(&splits.val))
+    };
+    let (dense, sparse) = (on(FirstLayer::Dense), on(FirstLayer::Sparse));
+    for (d, s) in [(dense.0, sparse.0), (dense.1, sparse.1)] {
+        assert!((d.loss - s.loss).abs() < 1e-12, "{d:?} vs {s:?}");
+        assert_eq!(d.correct, s.correct);
+    }
+}
+
+#[test]
 fn evaluation_does_not_depend_on_the_thread_count() {
     let m = mnist();
     let splits = split::<f32>(&m, 20000, 10000, NormStats::FullTrain).unwrap();

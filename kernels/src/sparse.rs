@@ -141,6 +141,103 @@ pub fn sparse_linear_forward<T: Scalar>(
     }
 }
 
+/// Images in consecutive pairs (2j, 2j + 1) as the union of their non-zero pixels: for pair j,
+/// `cols[pair_ptr[j]..pair_ptr[j+1]]` are the pixels non-zero in either image and `bytes` the two
+/// raw values (0 where that image's pixel is zero); `table` as in [`Csr`]. An odd last image pairs
+/// with an all-zero one. Fixed data sets (evaluation) are stored this way once: a pair loads each
+/// shared pixel's weight row once for both images.
+#[derive(Debug, Clone, Copy)]
+pub struct PairCsr<'a, T> {
+    pub pair_ptr: &'a [usize],
+    pub cols: &'a [u32],
+    pub bytes: &'a [[u8; 2]],
+    pub table: &'a [T; 256],
+}
+
+/// acc[h][k] += sum over the pair's entries (p, [v0, v1]) of table[v_h] * w[p * oc + k], for one
+/// block of columns. A zero value adds exactly 0, so each image's sum is its own non-zeros'.
+#[inline(always)]
+fn accumulate_pair<T: Scalar, const N: usize>(
+    acc: &mut [[T; N]; 2],
+    cols: &[u32],
+    bytes: &[[u8; 2]],
+    table: &[T; 256],
+    w: &[T],
+    oc: usize,
+) {
+    for (&p, &[a, b]) in cols.iter().zip(bytes) {
+        let wp: &[T; N] = w[p as usize * oc..p as usize * oc + N].try_into().expect("block");
+        let (a, b) = (table[a as usize], table[b as usize]);
+        for k in 0..N {
+            acc[0][k] = a.mul_add(wp[k], acc[0][k]);
+            acc[1][k] = b.mul_add(wp[k], acc[1][k]);
+        }
+    }
+}
+
+/// One column block of a pair's forward: rows z0 and z1 (when present) from `start`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn pair_block<T: Scalar, const N: usize>(
+    z: &mut [T],
+    two: bool,
+    cols: &[u32],
+    bytes: &[[u8; 2]],
+    x: &PairCsr<T>,
+    w: &[T],
+    offset: &[T],
+    start: usize,
+    oc: usize,
+) {
+    let init: [T; N] = offset[start..start + N].try_into().expect("block");
+    let mut acc = [init; 2];
+    accumulate_pair(&mut acc, cols, bytes, x.table, &w[start..], oc);
+    z[start..start + N].copy_from_slice(&acc[0]);
+    if two {
+        z[oc + start..oc + start + N].copy_from_slice(&acc[1]);
+    }
+}
+
+/// Sparse first-layer forward on images `first..first + rows` (`first` even) of `x`, two at a
+/// time: out (rows, OC) = offset + sum over non-zeros (p, v) of v * W[p], with w (C, OC).
+pub fn paired_forward<T: Scalar>(
+    out: &mut [T],
+    x: &PairCsr<T>,
+    first: usize,
+    rows: usize,
+    w: &[T],
+    offset: &[T],
+    oc: usize,
+) {
+    assert!(first % 2 == 0, "pairs start at even images");
+    assert_eq!(out.len(), rows * oc, "out has one row per image");
+    // Two images' accumulators plus a weight row stay in registers: 64 f32 or 32 f64 columns.
+    let wide = if std::mem::size_of::<T>() == 4 { WIDE } else { WIDE / 2 };
+    for (j, z) in out.chunks_mut(2 * oc).enumerate() {
+        let pair = first / 2 + j;
+        let (a, b) = (x.pair_ptr[pair], x.pair_ptr[pair + 1]);
+        let (cols, bytes) = (&x.cols[a..b], &x.bytes[a..b]);
+        let two = z.len() == 2 * oc;
+        let mut start = 0;
+        while start + wide <= oc {
+            if wide == WIDE {
+                pair_block::<T, WIDE>(z, two, cols, bytes, x, w, offset, start, oc);
+            } else {
+                pair_block::<T, { WIDE / 2 }>(z, two, cols, bytes, x, w, offset, start, oc);
+            }
+            start += wide;
+        }
+        while start + NARROW <= oc {
+            pair_block::<T, NARROW>(z, two, cols, bytes, x, w, offset, start, oc);
+            start += NARROW;
+        }
+        while start < oc {
+            pair_block::<T, 1>(z, two, cols, bytes, x, w, offset, start, oc);
+            start += 1;
+        }
+    }
+}
+
 /// A batch transposed to pixel-major order, so the weight gradient visits each pixel's weight
 /// row once: the raw value of every (pixel, batch row) and, per pixel, a bit mask of the rows
 /// where it is non-zero. Filling it is one pass over the non-zeros writing bytes into a
@@ -345,6 +442,33 @@ mod tests {
         (row_ptr, cols, bytes, dense)
     }
 
+    /// The pair form of CSR images: the union of the pixels of images 2j and 2j + 1.
+    fn pairs(
+        row_ptr: &[usize],
+        cols: &[u32],
+        bytes: &[u8],
+        n: usize,
+        p: usize,
+    ) -> (Vec<usize>, Vec<u32>, Vec<[u8; 2]>) {
+        let dense = |i: usize| {
+            let mut img = vec![0u8; p];
+            if i < n {
+                (row_ptr[i]..row_ptr[i + 1]).for_each(|k| img[cols[k] as usize] = bytes[k]);
+            }
+            img
+        };
+        let (mut ptr, mut pc, mut pb) = (vec![0], vec![], vec![]);
+        for j in 0..n.div_ceil(2) {
+            let (a, b) = (dense(2 * j), dense(2 * j + 1));
+            for q in (0..p).filter(|&q| a[q] != 0 || b[q] != 0) {
+                pc.push(q as u32);
+                pb.push([a[q], b[q]]);
+            }
+            ptr.push(pc.len());
+        }
+        (ptr, pc, pb)
+    }
+
     #[test]
     fn sparse_first_layer_matches_dense_on_odd_shapes() {
         let mut rng = Lcg(17);
@@ -375,6 +499,18 @@ mod tests {
             let mut want = vec![0.0; n * oc];
             linear_forward(&mut want, &dense_rows, &w, n, c, oc);
             assert_close(&fast, &want, 1e-10);
+
+            // Pairs of consecutive images, from an even image, including an odd tail.
+            let (pair_ptr, pair_cols, pair_bytes) = pairs(&row_ptr, &cols, &bytes, n, p);
+            let pairs = PairCsr { pair_ptr: &pair_ptr, cols: &pair_cols, bytes: &pair_bytes, table: &table };
+            for first in (0..n).step_by(2) {
+                let rows = n - first;
+                let mut paired = vec![f64::NAN; rows * oc];
+                paired_forward(&mut paired, &pairs, first, rows, &w, &offset, oc);
+                let mut want = vec![0.0; rows * oc];
+                linear_forward(&mut want, &dense[first * c..], &w, rows, c, oc);
+                assert_close(&paired, &want, 1e-10);
+            }
 
             let dout: Vec<f64> = rng.vec(n * oc);
             let mut dw = vec![0.0; c * oc];

@@ -130,13 +130,17 @@ pub struct Dataset<T> {
     pub sparse: SparsePixels<T>,
 }
 
-/// The non-zero raw pixels of every image (CSR), the table raw value -> raw / sigma, and
-/// shift = mu / sigma, so that a normalised pixel is `table[raw] - shift` (see `kernels::sparse`).
+/// The non-zero raw pixels of every image (CSR, for training batches) and of every pair of
+/// consecutive images (for evaluation), the table raw value -> raw / sigma, and shift = mu / sigma,
+/// so that a normalised pixel is `table[raw] - shift` (see `kernels::sparse`).
 #[derive(Debug, Clone)]
 pub struct SparsePixels<T> {
     pub row_ptr: Vec<usize>,
     pub cols: Vec<u32>,
     pub bytes: Vec<u8>,
+    pub pair_ptr: Vec<usize>,
+    pub pair_cols: Vec<u32>,
+    pub pair_bytes: Vec<[u8; 2]>,
     pub table: [T; 256],
     pub shift: T,
 }
@@ -154,12 +158,32 @@ impl<T: Scalar> SparsePixels<T> {
             }
             row_ptr.push(cols.len());
         }
+        let (mut pair_ptr, mut pair_cols, mut pair_bytes) = (vec![0], Vec::new(), Vec::new());
+        let blank = vec![0u8; pixels];
+        for two in images.chunks(2 * pixels) {
+            let (a, b) = two.split_at(pixels);
+            let b = if b.is_empty() { &blank[..] } else { b };
+            for (q, (&a, &b)) in a.iter().zip(b).enumerate().filter(|(_, (&a, &b))| a != 0 || b != 0) {
+                pair_cols.push(q as u32);
+                pair_bytes.push([a, b]);
+            }
+            pair_ptr.push(pair_cols.len());
+        }
         let table = std::array::from_fn(|v| T::from_f64(v as f64 / norm.std));
-        Self { row_ptr, cols, bytes, table, shift: T::from_f64(norm.mean / norm.std) }
+        Self { row_ptr, cols, bytes, pair_ptr, pair_cols, pair_bytes, table, shift: T::from_f64(norm.mean / norm.std) }
     }
 
     pub fn csr(&self) -> kernels::sparse::Csr<'_, T> {
         kernels::sparse::Csr { row_ptr: &self.row_ptr, cols: &self.cols, bytes: &self.bytes, table: &self.table }
+    }
+
+    pub fn pairs(&self) -> kernels::sparse::PairCsr<'_, T> {
+        kernels::sparse::PairCsr {
+            pair_ptr: &self.pair_ptr,
+            cols: &self.pair_cols,
+            bytes: &self.pair_bytes,
+            table: &self.table,
+        }
     }
 }
 
