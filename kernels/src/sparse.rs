@@ -56,6 +56,7 @@ pub fn prefetch_rows<T>(x: &Csr<T>, rows: impl Iterator<Item = usize>) {
 /// Column block widths: a block's accumulators stay in registers across a row's non-zeros, and a
 /// wide block gives enough independent add chains to hide their latency.
 pub const WIDE: usize = 64;
+const MID: usize = 32;
 const NARROW: usize = 16;
 
 /// acc[k] += sum over the row's non-zeros (p, v) of table[v] * w[p * oc + k], for one block of
@@ -123,6 +124,12 @@ pub fn sparse_linear_forward<T: Scalar>(
             accumulate_block(&mut acc, cols, bytes, x.table, &w[start..], oc);
             z[start..start + WIDE].copy_from_slice(&acc);
             start += WIDE;
+        }
+        while start + MID <= oc {
+            let mut acc: [T; MID] = offset[start..start + MID].try_into().expect("block");
+            accumulate_block(&mut acc, cols, bytes, x.table, &w[start..], oc);
+            z[start..start + MID].copy_from_slice(&acc);
+            start += MID;
         }
         while start + NARROW <= oc {
             let mut acc: [T; NARROW] = offset[start..start + NARROW].try_into().expect("block");
@@ -212,7 +219,7 @@ pub fn paired_forward<T: Scalar>(
     assert!(first % 2 == 0, "pairs start at even images");
     assert_eq!(out.len(), rows * oc, "out has one row per image");
     // Two images' accumulators plus a weight row stay in registers: 64 f32 or 32 f64 columns.
-    let wide = if std::mem::size_of::<T>() == 4 { WIDE } else { WIDE / 2 };
+    let wide = if std::mem::size_of::<T>() == 4 { WIDE } else { MID };
     for (j, z) in out.chunks_mut(2 * oc).enumerate() {
         let pair = first / 2 + j;
         let (a, b) = (x.pair_ptr[pair], x.pair_ptr[pair + 1]);
@@ -223,9 +230,13 @@ pub fn paired_forward<T: Scalar>(
             if wide == WIDE {
                 pair_block::<T, WIDE>(z, two, cols, bytes, x, w, offset, start, oc);
             } else {
-                pair_block::<T, { WIDE / 2 }>(z, two, cols, bytes, x, w, offset, start, oc);
+                pair_block::<T, MID>(z, two, cols, bytes, x, w, offset, start, oc);
             }
             start += wide;
+        }
+        while start + MID <= oc {
+            pair_block::<T, MID>(z, two, cols, bytes, x, w, offset, start, oc);
+            start += MID;
         }
         while start + NARROW <= oc {
             pair_block::<T, NARROW>(z, two, cols, bytes, x, w, offset, start, oc);
@@ -320,6 +331,12 @@ impl<T: Scalar> ByPixel<T> {
             self.accumulate_block(&mut acc, p, &dout[start..], oc);
             sums[start..start + WIDE].copy_from_slice(&acc);
             start += WIDE;
+        }
+        while start + MID <= oc {
+            let mut acc = [T::ZERO; MID];
+            self.accumulate_block(&mut acc, p, &dout[start..], oc);
+            sums[start..start + MID].copy_from_slice(&acc);
+            start += MID;
         }
         while start + NARROW <= oc {
             let mut acc = [T::ZERO; NARROW];
