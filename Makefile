@@ -51,8 +51,9 @@ reproduce-check: reproduce
 
 ## bench: criterion benchmarks (GEMM shapes and peak, sparse kernels, training steps, W1-W4)
 bench: build
+	@mkdir -p target && touch target/bench-start
 	@$(FAST_CORE); $(CARGO) bench --bench gemm --bench training
-	python3 scripts/bench_table.py > results/bench/criterion.md
+	python3 scripts/bench_table.py --since target/bench-start > results/bench/criterion.md
 	@echo "bench: medians in results/bench/criterion.md"
 
 ## compare: W1-W4 in numpy (f64, f32) and PyTorch (1 and 2 threads) against mlp, interleaved;

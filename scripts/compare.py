@@ -593,7 +593,7 @@ def render(r):
         "*paired* = median over rounds of the per-round ratio (a check on the noise).",
         "numpy and PyTorch compute the first layer as the study did, a dense product of the",
         "normalised images with the weights; ours by default uses only the non-zero raw pixels plus",
-        "a rank-one correction (`--first-layer sparse`, same result up to rounding)"
+        "a rank-one correction (`--first-layer auto`, same result up to rounding)"
         + ("; the *dense first layer* row is ours doing the dense product too." if
            "ours-f32-dense" in r["variants"] else "."),
         "",
