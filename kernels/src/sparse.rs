@@ -190,7 +190,7 @@ fn pair_block<T: Scalar, const N: usize>(
     two: bool,
     cols: &[u32],
     bytes: &[[u8; 2]],
-    x: &PairCsr<T>,
+    table: &[T; 256],
     w: &[T],
     offset: &[T],
     start: usize,
@@ -198,7 +198,7 @@ fn pair_block<T: Scalar, const N: usize>(
 ) {
     let init: [T; N] = offset[start..start + N].try_into().expect("block");
     let mut acc = [init; 2];
-    accumulate_pair(&mut acc, cols, bytes, x.table, &w[start..], oc);
+    accumulate_pair(&mut acc, cols, bytes, table, &w[start..], oc);
     z[start..start + N].copy_from_slice(&acc[0]);
     if two {
         z[oc + start..oc + start + N].copy_from_slice(&acc[1]);
@@ -218,32 +218,29 @@ pub fn paired_forward<T: Scalar>(
 ) {
     assert!(first % 2 == 0, "pairs start at even images");
     assert_eq!(out.len(), rows * oc, "out has one row per image");
-    // Two images' accumulators plus a weight row stay in registers: 64 f32 or 32 f64 columns.
-    let wide = if std::mem::size_of::<T>() == 4 { WIDE } else { MID };
+    // Two images' accumulators plus a weight row stay in registers: blocks of 64 columns in f32,
+    // of 32 in f64.
+    let wide_blocks = std::mem::size_of::<T>() == 4;
     for (j, z) in out.chunks_mut(2 * oc).enumerate() {
         let pair = first / 2 + j;
         let (a, b) = (x.pair_ptr[pair], x.pair_ptr[pair + 1]);
-        let (cols, bytes) = (&x.cols[a..b], &x.bytes[a..b]);
+        let (cols, bytes, table) = (&x.cols[a..b], &x.bytes[a..b], x.table);
         let two = z.len() == 2 * oc;
         let mut start = 0;
-        while start + wide <= oc {
-            if wide == WIDE {
-                pair_block::<T, WIDE>(z, two, cols, bytes, x, w, offset, start, oc);
-            } else {
-                pair_block::<T, MID>(z, two, cols, bytes, x, w, offset, start, oc);
-            }
-            start += wide;
+        while wide_blocks && start + WIDE <= oc {
+            pair_block::<T, WIDE>(z, two, cols, bytes, table, w, offset, start, oc);
+            start += WIDE;
         }
         while start + MID <= oc {
-            pair_block::<T, MID>(z, two, cols, bytes, x, w, offset, start, oc);
+            pair_block::<T, MID>(z, two, cols, bytes, table, w, offset, start, oc);
             start += MID;
         }
         while start + NARROW <= oc {
-            pair_block::<T, NARROW>(z, two, cols, bytes, x, w, offset, start, oc);
+            pair_block::<T, NARROW>(z, two, cols, bytes, table, w, offset, start, oc);
             start += NARROW;
         }
         while start < oc {
-            pair_block::<T, 1>(z, two, cols, bytes, x, w, offset, start, oc);
+            pair_block::<T, 1>(z, two, cols, bytes, table, w, offset, start, oc);
             start += 1;
         }
     }
