@@ -15,6 +15,8 @@ pub enum DataError {
     BadMagic { path: PathBuf, kind: &'static str, expected: u32, found: u32 },
     #[error("{path}: header promises {expected} data bytes but the file holds {found}{}", if found < expected { " (truncated)" } else { " (trailing bytes)" })]
     Length { path: PathBuf, expected: usize, found: usize },
+    #[error("{path}: images of {rows} x {cols} pixels (an image needs at least one pixel)")]
+    EmptyImages { path: PathBuf, rows: u32, cols: u32 },
     #[error("{path}: label {label} at index {index} is out of range (expected 0..=9)")]
     LabelOutOfRange { path: PathBuf, index: usize, label: u8 },
     #[error("{images} holds {n_images} images but {labels} holds {n_labels} labels")]

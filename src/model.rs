@@ -101,7 +101,7 @@ impl<T: Scalar> Mlp<T> {
                         let rows = ix.iter().map(|&i| i as usize);
                         sparse::sparse_linear_forward(out, &pixels.csr(), rows, w, offset, oc)
                     }
-                    Rows::Range(range) if range.start % 2 == 0 => {
+                    Rows::Range(range) if range.start.is_multiple_of(2) => {
                         sparse::paired_forward(out, &pixels.pairs(), range.start, range.len(), w, offset, oc)
                     }
                     Rows::Range(range) => {

@@ -107,6 +107,10 @@ fn idx_errors_name_the_file_and_the_problem() {
     assert!(matches!(e, DataError::BadMagic { expected: 2051, found: 2049, .. }), "{e:?}");
     assert!(e.to_string().contains("magic"), "{e}");
 
+    let e = img("empty", idx_images(2051, 3, 0, 28, &[]));
+    assert!(matches!(e, DataError::EmptyImages { rows: 0, cols: 28, .. }), "{e:?}");
+    assert!(e.to_string().contains("empty"), "{e}");
+
     let e = img("short", vec![0, 0, 8]);
     assert!(matches!(e, DataError::ShortHeader { found: 3, .. }), "{e:?}");
 

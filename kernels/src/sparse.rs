@@ -216,7 +216,7 @@ pub fn paired_forward<T: Scalar>(
     offset: &[T],
     oc: usize,
 ) {
-    assert!(first % 2 == 0, "pairs start at even images");
+    assert!(first.is_multiple_of(2), "pairs start at even images");
     assert_eq!(out.len(), rows * oc, "out has one row per image");
     // Two images' accumulators plus a weight row stay in registers: blocks of 64 columns in f32,
     // of 32 in f64.

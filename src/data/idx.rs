@@ -58,9 +58,13 @@ fn check_length(path: &Path, expected: usize, found: usize) -> Result<(), DataEr
 pub fn parse_images(path: &Path, bytes: &[u8]) -> Result<Images, DataError> {
     let h = header(path, bytes, 4)?;
     check_magic(path, "images", IMAGES_MAGIC, h[0])?;
-    let (count, pixels) = (h[1] as usize, h[2] as usize * h[3] as usize);
+    // Saturating: a corrupt header cannot wrap around into a length that happens to match.
+    let (count, pixels) = (h[1] as usize, (h[2] as usize).saturating_mul(h[3] as usize));
+    if pixels == 0 {
+        return Err(DataError::EmptyImages { path: path.into(), rows: h[2], cols: h[3] });
+    }
     let data = &bytes[16..];
-    check_length(path, count * pixels, data.len())?;
+    check_length(path, count.saturating_mul(pixels), data.len())?;
     Ok(Images { count, pixels, data: data.to_vec() })
 }
 
