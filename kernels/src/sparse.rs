@@ -59,6 +59,31 @@ pub const WIDE: usize = 64;
 const MID: usize = 32;
 const NARROW: usize = 16;
 
+/// A kernel's work on one block of `N` columns starting at column `start`.
+trait ColumnBlock {
+    fn block<const N: usize>(&mut self, start: usize);
+}
+
+/// Covers columns from 0 with blocks of `widest` (WIDE or MID), then MID, then NARROW columns;
+/// returns where the remaining (fewer than NARROW) columns start.
+#[inline(always)]
+fn column_blocks(oc: usize, widest: usize, op: &mut impl ColumnBlock) -> usize {
+    let mut start = 0;
+    while widest == WIDE && start + WIDE <= oc {
+        op.block::<WIDE>(start);
+        start += WIDE;
+    }
+    while start + MID <= oc {
+        op.block::<MID>(start);
+        start += MID;
+    }
+    while start + NARROW <= oc {
+        op.block::<NARROW>(start);
+        start += NARROW;
+    }
+    start
+}
+
 /// acc[k] += sum over the row's non-zeros (p, v) of table[v] * w[p * oc + k], for one block of
 /// columns. Two halves of the non-zeros go into two sets of accumulators, added at the end: twice
 /// the independent add chains (measured 18 -> 15 us per batch of 32 in `make bench`).
@@ -116,27 +141,28 @@ pub fn sparse_linear_forward<T: Scalar>(
     offset: &[T],
     oc: usize,
 ) {
+    struct Row<'a, T> {
+        z: &'a mut [T],
+        cols: &'a [u32],
+        bytes: &'a [u8],
+        table: &'a [T; 256],
+        w: &'a [T],
+        offset: &'a [T],
+        oc: usize,
+    }
+    impl<T: Scalar> ColumnBlock for Row<'_, T> {
+        #[inline(always)]
+        fn block<const N: usize>(&mut self, start: usize) {
+            let mut acc: [T; N] = self.offset[start..start + N].try_into().expect("block");
+            accumulate_block(&mut acc, self.cols, self.bytes, self.table, &self.w[start..], self.oc);
+            self.z[start..start + N].copy_from_slice(&acc);
+        }
+    }
     for (z, i) in out.chunks_exact_mut(oc).zip(rows) {
         let (cols, bytes) = x.row(i);
-        let mut start = 0;
-        while start + WIDE <= oc {
-            let mut acc: [T; WIDE] = offset[start..start + WIDE].try_into().expect("block");
-            accumulate_block(&mut acc, cols, bytes, x.table, &w[start..], oc);
-            z[start..start + WIDE].copy_from_slice(&acc);
-            start += WIDE;
-        }
-        while start + MID <= oc {
-            let mut acc: [T; MID] = offset[start..start + MID].try_into().expect("block");
-            accumulate_block(&mut acc, cols, bytes, x.table, &w[start..], oc);
-            z[start..start + MID].copy_from_slice(&acc);
-            start += MID;
-        }
-        while start + NARROW <= oc {
-            let mut acc: [T; NARROW] = offset[start..start + NARROW].try_into().expect("block");
-            accumulate_block(&mut acc, cols, bytes, x.table, &w[start..], oc);
-            z[start..start + NARROW].copy_from_slice(&acc);
-            start += NARROW;
-        }
+        let mut row = Row { z, cols, bytes, table: x.table, w, offset, oc };
+        let start = column_blocks(oc, WIDE, &mut row);
+        let z = row.z;
         if start < oc {
             let tail = &mut z[start..];
             tail.copy_from_slice(&offset[start..]);
@@ -182,26 +208,28 @@ fn accumulate_pair<T: Scalar, const N: usize>(
     }
 }
 
-/// One column block of a pair's forward: rows z0 and z1 (when present) from `start`.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn pair_block<T: Scalar, const N: usize>(
-    z: &mut [T],
+/// One pair's forward: rows z0 and z1 (when present) of out.
+struct Pair<'a, T> {
+    z: &'a mut [T],
     two: bool,
-    cols: &[u32],
-    bytes: &[[u8; 2]],
-    table: &[T; 256],
-    w: &[T],
-    offset: &[T],
-    start: usize,
+    cols: &'a [u32],
+    bytes: &'a [[u8; 2]],
+    table: &'a [T; 256],
+    w: &'a [T],
+    offset: &'a [T],
     oc: usize,
-) {
-    let init: [T; N] = offset[start..start + N].try_into().expect("block");
-    let mut acc = [init; 2];
-    accumulate_pair(&mut acc, cols, bytes, table, &w[start..], oc);
-    z[start..start + N].copy_from_slice(&acc[0]);
-    if two {
-        z[oc + start..oc + start + N].copy_from_slice(&acc[1]);
+}
+
+impl<T: Scalar> ColumnBlock for Pair<'_, T> {
+    #[inline(always)]
+    fn block<const N: usize>(&mut self, start: usize) {
+        let (oc, init): (usize, [T; N]) = (self.oc, self.offset[start..start + N].try_into().expect("block"));
+        let mut acc = [init; 2];
+        accumulate_pair(&mut acc, self.cols, self.bytes, self.table, &self.w[start..], oc);
+        self.z[start..start + N].copy_from_slice(&acc[0]);
+        if self.two {
+            self.z[oc + start..oc + start + N].copy_from_slice(&acc[1]);
+        }
     }
 }
 
@@ -220,29 +248,15 @@ pub fn paired_forward<T: Scalar>(
     assert_eq!(out.len(), rows * oc, "out has one row per image");
     // Two images' accumulators plus a weight row stay in registers: blocks of 64 columns in f32,
     // of 32 in f64.
-    let wide_blocks = std::mem::size_of::<T>() == 4;
+    let widest = if std::mem::size_of::<T>() == 4 { WIDE } else { MID };
     for (j, z) in out.chunks_mut(2 * oc).enumerate() {
         let pair = first / 2 + j;
         let (a, b) = (x.pair_ptr[pair], x.pair_ptr[pair + 1]);
-        let (cols, bytes, table) = (&x.cols[a..b], &x.bytes[a..b], x.table);
         let two = z.len() == 2 * oc;
-        let mut start = 0;
-        while wide_blocks && start + WIDE <= oc {
-            pair_block::<T, WIDE>(z, two, cols, bytes, table, w, offset, start, oc);
-            start += WIDE;
-        }
-        while start + MID <= oc {
-            pair_block::<T, MID>(z, two, cols, bytes, table, w, offset, start, oc);
-            start += MID;
-        }
-        while start + NARROW <= oc {
-            pair_block::<T, NARROW>(z, two, cols, bytes, table, w, offset, start, oc);
-            start += NARROW;
-        }
-        while start < oc {
-            pair_block::<T, 1>(z, two, cols, bytes, table, w, offset, start, oc);
-            start += 1;
-        }
+        let (cols, bytes, table) = (&x.cols[a..b], &x.bytes[a..b], x.table);
+        let mut op = Pair { z, two, cols, bytes, table, w, offset, oc };
+        let tail = column_blocks(oc, widest, &mut op);
+        (tail..oc).for_each(|start| op.block::<1>(start));
     }
 }
 
@@ -322,31 +336,24 @@ impl<T: Scalar> ByPixel<T> {
     /// sums (OC) = the sum over the rows r where pixel p is non-zero of value(r) * dout[r],
     /// dout (B, OC).
     fn pixel_sum(&self, sums: &mut [T], p: usize, dout: &[T], oc: usize) {
-        let mut start = 0;
-        while start + WIDE <= oc {
-            let mut acc = [T::ZERO; WIDE];
-            self.accumulate_block(&mut acc, p, &dout[start..], oc);
-            sums[start..start + WIDE].copy_from_slice(&acc);
-            start += WIDE;
+        struct Sums<'a, T> {
+            by_pixel: &'a ByPixel<T>,
+            sums: &'a mut [T],
+            p: usize,
+            dout: &'a [T],
+            oc: usize,
         }
-        while start + MID <= oc {
-            let mut acc = [T::ZERO; MID];
-            self.accumulate_block(&mut acc, p, &dout[start..], oc);
-            sums[start..start + MID].copy_from_slice(&acc);
-            start += MID;
+        impl<T: Scalar> ColumnBlock for Sums<'_, T> {
+            #[inline(always)]
+            fn block<const N: usize>(&mut self, start: usize) {
+                let mut acc = [T::ZERO; N];
+                self.by_pixel.accumulate_block(&mut acc, self.p, &self.dout[start..], self.oc);
+                self.sums[start..start + N].copy_from_slice(&acc);
+            }
         }
-        while start + NARROW <= oc {
-            let mut acc = [T::ZERO; NARROW];
-            self.accumulate_block(&mut acc, p, &dout[start..], oc);
-            sums[start..start + NARROW].copy_from_slice(&acc);
-            start += NARROW;
-        }
-        while start < oc {
-            let mut acc = [T::ZERO; 1];
-            self.accumulate_block(&mut acc, p, &dout[start..], oc);
-            sums[start] = acc[0];
-            start += 1;
-        }
+        let mut op = Sums { by_pixel: self, sums, p, dout, oc };
+        let tail = column_blocks(oc, WIDE, &mut op);
+        (tail..oc).for_each(|start| op.block::<1>(start));
     }
 }
 
