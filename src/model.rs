@@ -101,7 +101,7 @@ impl<T: Scalar> Mlp<T> {
                         let rows = ix.iter().map(|&i| i as usize);
                         sparse::sparse_linear_forward(out, &pixels.csr(), rows, w, offset, oc)
                     }
-                    Rows::Range(range) if range.start.is_multiple_of(2) => {
+                    Rows::Range(range) if pixels.pairs_cover(range) => {
                         sparse::paired_forward(out, &pixels.pairs(), range.start, range.len(), w, offset, oc)
                     }
                     Rows::Range(range) => {
@@ -154,8 +154,12 @@ impl<T: Scalar> Mlp<T> {
         for l in (1..=last).rev() {
             let (c, oc) = (self.sizes[l], self.sizes[l + 1]);
             let (below, here) = ws.d.split_at_mut(l);
-            let dinp = below.last_mut().map(|d| d.as_mut_slice());
-            layers::linear_backward(dinp, &mut ws.grads[l], &here[0], &ws.a[l - 1], self.w(l), ws.b, c, oc);
+            let (dinp, dw, inp) = (&mut below[l - 1], &mut ws.grads[l], &ws.a[l - 1]);
+            if self.first_layer == FirstLayer::Dense {
+                layers::linear_backward(Some(dinp), dw, &here[0], inp, self.w(l), ws.b, c, oc);
+            } else {
+                layers::linear_backward_transposed(dinp, dw, &here[0], inp, self.w(l), &mut ws.wt, ws.b, c, oc);
+            }
             layers::activation_backward(self.activation, self.math(), &mut ws.d[l - 1], &ws.z[l - 1], &ws.a[l - 1]);
         }
     }
@@ -249,6 +253,8 @@ pub struct Workspace<T> {
     sgd_scratch: Vec<T>,
     /// The batch's non-zero pixels grouped by pixel, for the sparse weight gradient.
     by_pixel: sparse::ByPixel<T>,
+    /// Transposed weights of one layer above the first (the fast path's input gradient).
+    wt: Vec<T>,
 }
 
 impl<T: Scalar> Workspace<T> {
@@ -268,12 +274,15 @@ impl<T: Scalar> Workspace<T> {
             offset_ready: false,
             sgd_scratch: vec![T::ZERO; 3 * sizes[1]],
             by_pixel: sparse::ByPixel::new(b, sizes[0] - 1),
+            wt: vec![T::ZERO; sizes.windows(2).skip(1).map(|w| w[0] * w[1]).max().unwrap_or(0)],
         }
     }
 }
 
 /// Rows per evaluation chunk: large enough for efficient GEMM, small enough to stay in cache.
 pub const EVAL_ROWS: usize = 1000;
+// Chunks of whole pairing windows run on the paired first layer.
+const _: () = assert!(EVAL_ROWS.is_multiple_of(crate::data::PAIR_WINDOW));
 
 /// Buffers for evaluation in chunks of `rows` rows.
 pub struct EvalWorkspace<T> {

@@ -174,21 +174,27 @@ pub fn sparse_linear_forward<T: Scalar>(
     }
 }
 
-/// Images in consecutive pairs (2j, 2j + 1) as the union of their non-zero pixels: for pair j,
-/// `cols[pair_ptr[j]..pair_ptr[j+1]]` are the pixels non-zero in either image and `bytes` the two
-/// raw values (0 where that image's pixel is zero); `table` as in [`Csr`]. An odd last image pairs
-/// with an all-zero one. Fixed data sets (evaluation) are stored this way once: a pair loads each
-/// shared pixel's weight row once for both images.
+/// Images in pairs as the union of their non-zero pixels: pair j holds images `images[j]` (the
+/// second is [`NO_PARTNER`] for an image left alone), `cols[pair_ptr[j]..pair_ptr[j+1]]` are the
+/// pixels non-zero in either image and `bytes` the two raw values (0 where that image's pixel is
+/// zero); `table` as in [`Csr`]. Fixed data sets (evaluation) are stored this way once: a pair
+/// loads each shared pixel's weight row once for both images. Pairs j < k cover images that
+/// start at 2j: pairs first/2.. of an aligned range hold exactly its images, in some order.
 #[derive(Debug, Clone, Copy)]
 pub struct PairCsr<'a, T> {
     pub pair_ptr: &'a [usize],
+    pub images: &'a [[u32; 2]],
     pub cols: &'a [u32],
     pub bytes: &'a [[u8; 2]],
     pub table: &'a [T; 256],
 }
 
+/// The second image of a pair that has only one.
+pub const NO_PARTNER: u32 = u32::MAX;
+
 /// acc[h][k] += sum over the pair's entries (p, [v0, v1]) of table[v_h] * w[p * oc + k], for one
-/// block of columns. A zero value adds exactly 0, so each image's sum is its own non-zeros'.
+/// block of columns. A zero value adds exactly 0, so each image's sum is its own non-zeros', in
+/// pixel order, whichever image it is paired with.
 #[inline(always)]
 fn accumulate_pair<T: Scalar, const N: usize>(
     acc: &mut [[T; N]; 2],
@@ -208,10 +214,11 @@ fn accumulate_pair<T: Scalar, const N: usize>(
     }
 }
 
-/// One pair's forward: rows z0 and z1 (when present) of out.
+/// One pair's forward: rows r0 and r1 (when present) of out.
 struct Pair<'a, T> {
-    z: &'a mut [T],
-    two: bool,
+    out: &'a mut [T],
+    r0: usize,
+    r1: Option<usize>,
     cols: &'a [u32],
     bytes: &'a [[u8; 2]],
     table: &'a [T; 256],
@@ -226,15 +233,18 @@ impl<T: Scalar> ColumnBlock for Pair<'_, T> {
         let (oc, init): (usize, [T; N]) = (self.oc, self.offset[start..start + N].try_into().expect("block"));
         let mut acc = [init; 2];
         accumulate_pair(&mut acc, self.cols, self.bytes, self.table, &self.w[start..], oc);
-        self.z[start..start + N].copy_from_slice(&acc[0]);
-        if self.two {
-            self.z[oc + start..oc + start + N].copy_from_slice(&acc[1]);
+        let at = self.r0 * oc + start;
+        self.out[at..at + N].copy_from_slice(&acc[0]);
+        if let Some(r1) = self.r1 {
+            let at = r1 * oc + start;
+            self.out[at..at + N].copy_from_slice(&acc[1]);
         }
     }
 }
 
-/// Sparse first-layer forward on images `first..first + rows` (`first` even) of `x`, two at a
-/// time: out (rows, OC) = offset + sum over non-zeros (p, v) of v * W[p], with w (C, OC).
+/// Sparse first-layer forward on images `first..first + rows` of `x`, two at a time: out (rows,
+/// OC) = offset + sum over non-zeros (p, v) of v * W[p], with w (C, OC). The pairs from `first / 2`
+/// on must hold exactly those images (`first` even; panics otherwise).
 pub fn paired_forward<T: Scalar>(
     out: &mut [T],
     x: &PairCsr<T>,
@@ -249,12 +259,17 @@ pub fn paired_forward<T: Scalar>(
     // Two images' accumulators plus a weight row stay in registers: blocks of 64 columns in f32,
     // of 32 in f64.
     let widest = if std::mem::size_of::<T>() == 4 { WIDE } else { MID };
-    for (j, z) in out.chunks_mut(2 * oc).enumerate() {
-        let pair = first / 2 + j;
+    let row = |i: u32| {
+        let r = (i as usize).wrapping_sub(first);
+        assert!(r < rows, "pair image {i} outside images {first}..{}", first + rows);
+        r
+    };
+    for pair in first / 2..(first + rows).div_ceil(2) {
         let (a, b) = (x.pair_ptr[pair], x.pair_ptr[pair + 1]);
-        let two = z.len() == 2 * oc;
+        let [i0, i1] = x.images[pair];
+        let (r0, r1) = (row(i0), (i1 != NO_PARTNER).then(|| row(i1)));
         let (cols, bytes, table) = (&x.cols[a..b], &x.bytes[a..b], x.table);
-        let mut op = Pair { z, two, cols, bytes, table, w, offset, oc };
+        let mut op = Pair { out: &mut *out, r0, r1, cols, bytes, table, w, offset, oc };
         let tail = column_blocks(oc, widest, &mut op);
         (tail..oc).for_each(|start| op.block::<1>(start));
     }
@@ -463,31 +478,42 @@ mod tests {
         (row_ptr, cols, bytes, dense)
     }
 
-    /// The pair form of CSR images: the union of the pixels of images 2j and 2j + 1.
+    /// The pair form of CSR images: within each aligned window of `window` (even) images, the
+    /// first pairs with the last, the second with the last but one, ...; pair j holds the union
+    /// of its two images' pixels.
+    #[allow(clippy::type_complexity)]
     fn pairs(
         row_ptr: &[usize],
         cols: &[u32],
         bytes: &[u8],
         n: usize,
         p: usize,
-    ) -> (Vec<usize>, Vec<u32>, Vec<[u8; 2]>) {
-        let dense = |i: usize| {
+        window: usize,
+    ) -> (Vec<usize>, Vec<[u32; 2]>, Vec<u32>, Vec<[u8; 2]>) {
+        let dense = |i: u32| {
             let mut img = vec![0u8; p];
-            if i < n {
+            if i != NO_PARTNER {
+                let i = i as usize;
                 (row_ptr[i]..row_ptr[i + 1]).for_each(|k| img[cols[k] as usize] = bytes[k]);
             }
             img
         };
-        let (mut ptr, mut pc, mut pb) = (vec![0], vec![], vec![]);
-        for j in 0..n.div_ceil(2) {
-            let (a, b) = (dense(2 * j), dense(2 * j + 1));
-            for q in (0..p).filter(|&q| a[q] != 0 || b[q] != 0) {
-                pc.push(q as u32);
-                pb.push([a[q], b[q]]);
+        let (mut ptr, mut images, mut pc, mut pb) = (vec![0], vec![], vec![], vec![]);
+        for start in (0..n).step_by(window) {
+            let end = n.min(start + window);
+            for k in 0..(end - start).div_ceil(2) {
+                let (i0, i1) = ((start + k) as u32, (end - 1 - k) as u32);
+                let i1 = if i1 == i0 { NO_PARTNER } else { i1 };
+                images.push([i0, i1]);
+                let (a, b) = (dense(i0), dense(i1));
+                for q in (0..p).filter(|&q| a[q] != 0 || b[q] != 0) {
+                    pc.push(q as u32);
+                    pb.push([a[q], b[q]]);
+                }
+                ptr.push(pc.len());
             }
-            ptr.push(pc.len());
         }
-        (ptr, pc, pb)
+        (ptr, images, pc, pb)
     }
 
     #[test]
@@ -521,16 +547,21 @@ mod tests {
             linear_forward(&mut want, &dense_rows, &w, n, c, oc);
             assert_close(&fast, &want, 1e-10);
 
-            // Pairs of consecutive images, from an even image, including an odd tail.
-            let (pair_ptr, pair_cols, pair_bytes) = pairs(&row_ptr, &cols, &bytes, n, p);
-            let pairs = PairCsr { pair_ptr: &pair_ptr, cols: &pair_cols, bytes: &pair_bytes, table: &table };
-            for first in (0..n).step_by(2) {
-                let rows = n - first;
-                let mut paired = vec![f64::NAN; rows * oc];
-                paired_forward(&mut paired, &pairs, first, rows, &w, &offset, oc);
-                let mut want = vec![0.0; rows * oc];
-                linear_forward(&mut want, &dense[first * c..], &w, rows, c, oc);
-                assert_close(&paired, &want, 1e-10);
+            // Consecutive pairs from any even image, and pairs across windows of 6 images from
+            // any window, both with odd tails.
+            for window in [2, 6] {
+                let (pair_ptr, images, pair_cols, pair_bytes) = pairs(&row_ptr, &cols, &bytes, n, p, window);
+                let table = &table;
+                let pairs =
+                    PairCsr { pair_ptr: &pair_ptr, images: &images, cols: &pair_cols, bytes: &pair_bytes, table };
+                for first in (0..n).step_by(window) {
+                    let rows = n - first;
+                    let mut paired = vec![f64::NAN; rows * oc];
+                    paired_forward(&mut paired, &pairs, first, rows, &w, &offset, oc);
+                    let mut want = vec![0.0; rows * oc];
+                    linear_forward(&mut want, &dense[first * c..], &w, rows, c, oc);
+                    assert_close(&paired, &want, 1e-10);
+                }
             }
 
             let dout: Vec<f64> = rng.vec(n * oc);

@@ -3,6 +3,7 @@
 
 pub mod idx;
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
 use idx::Images;
+use kernels::sparse::NO_PARTNER;
 use kernels::Scalar;
 
 /// The standard file names; any directory holding them works (MNIST, Fashion-MNIST, ...).
@@ -130,15 +132,20 @@ pub struct Dataset<T> {
     pub sparse: SparsePixels<T>,
 }
 
-/// The non-zero raw pixels of every image (CSR, for training batches) and of every pair of
-/// consecutive images (for evaluation), the table raw value -> raw / sigma, and shift = mu / sigma,
-/// so that a normalised pixel is `table[raw] - shift` (see `kernels::sparse`).
+/// Images per pairing window: evaluation pairs each image with a similar one of its window of
+/// this many images (aligned at multiples of it), so ranges of whole windows can run paired.
+pub const PAIR_WINDOW: usize = 250;
+
+/// The non-zero raw pixels of every image (CSR, for training batches) and of pairs of similar
+/// images (for evaluation), the table raw value -> raw / sigma, and shift = mu / sigma, so that
+/// a normalised pixel is `table[raw] - shift` (see `kernels::sparse`).
 #[derive(Debug, Clone)]
 pub struct SparsePixels<T> {
     pub row_ptr: Vec<usize>,
     pub cols: Vec<u32>,
     pub bytes: Vec<u8>,
     pub pair_ptr: Vec<usize>,
+    pub pair_images: Vec<[u32; 2]>,
     pub pair_cols: Vec<u32>,
     pub pair_bytes: Vec<[u8; 2]>,
     pub table: [T; 256],
@@ -158,11 +165,16 @@ impl<T: Scalar> SparsePixels<T> {
             }
             row_ptr.push(cols.len());
         }
+        let n = row_ptr.len() - 1;
+        let pair_images: Vec<[u32; 2]> = (0..n)
+            .step_by(PAIR_WINDOW)
+            .flat_map(|s| similar_pairs(&row_ptr, &cols, pixels, s..n.min(s + PAIR_WINDOW)))
+            .collect();
         let (mut pair_ptr, mut pair_cols, mut pair_bytes) = (vec![0], Vec::new(), Vec::new());
         let blank = vec![0u8; pixels];
-        for two in images.chunks(2 * pixels) {
-            let (a, b) = two.split_at(pixels);
-            let b = if b.is_empty() { &blank[..] } else { b };
+        let image = |i: u32| if i == NO_PARTNER { &blank[..] } else { &images[i as usize * pixels..][..pixels] };
+        for &[i0, i1] in &pair_images {
+            let (a, b) = (image(i0), image(i1));
             for (q, (&a, &b)) in a.iter().zip(b).enumerate().filter(|(_, (&a, &b))| a != 0 || b != 0) {
                 pair_cols.push(q as u32);
                 pair_bytes.push([a, b]);
@@ -170,7 +182,17 @@ impl<T: Scalar> SparsePixels<T> {
             pair_ptr.push(pair_cols.len());
         }
         let table = std::array::from_fn(|v| T::from_f64(v as f64 / norm.std));
-        Self { row_ptr, cols, bytes, pair_ptr, pair_cols, pair_bytes, table, shift: T::from_f64(norm.mean / norm.std) }
+        let shift = T::from_f64(norm.mean / norm.std);
+        Self { row_ptr, cols, bytes, pair_ptr, pair_images, pair_cols, pair_bytes, table, shift }
+    }
+
+    /// Images in the set.
+    pub fn len(&self) -> usize {
+        self.row_ptr.len() - 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     pub fn csr(&self) -> kernels::sparse::Csr<'_, T> {
@@ -180,11 +202,49 @@ impl<T: Scalar> SparsePixels<T> {
     pub fn pairs(&self) -> kernels::sparse::PairCsr<'_, T> {
         kernels::sparse::PairCsr {
             pair_ptr: &self.pair_ptr,
+            images: &self.pair_images,
             cols: &self.pair_cols,
             bytes: &self.pair_bytes,
             table: &self.table,
         }
     }
+
+    /// Whether `rows` is a run of whole pairing windows (the last may end with the set), which
+    /// [`kernels::sparse::paired_forward`] can compute from its pairs.
+    pub fn pairs_cover(&self, rows: &Range<usize>) -> bool {
+        rows.start.is_multiple_of(PAIR_WINDOW) && (rows.end.is_multiple_of(PAIR_WINDOW) || rows.end == self.len())
+    }
+}
+
+/// Pairs of the images `window` that share many non-zero pixels: greedily, the image with the
+/// most non-zeros first, each with the free image whose pixels overlap it most (the first on a
+/// tie). A pair's shared pixels cost one weight-row load instead of two; on MNIST this cuts the
+/// paired entries from 77% of the non-zeros (consecutive images) to 63%.
+fn similar_pairs(row_ptr: &[usize], cols: &[u32], pixels: usize, window: Range<usize>) -> Vec<[u32; 2]> {
+    let words = pixels.div_ceil(64);
+    let mut bits = vec![0u64; window.len() * words];
+    for (set, i) in bits.chunks_exact_mut(words).zip(window.clone()) {
+        cols[row_ptr[i]..row_ptr[i + 1]].iter().for_each(|&q| set[q as usize / 64] |= 1 << (q % 64));
+    }
+    let set = |k: usize| &bits[k * words..(k + 1) * words];
+    let overlap = |a: usize, b: usize| -> u32 { set(a).iter().zip(set(b)).map(|(x, y)| (x & y).count_ones()).sum() };
+    let mut order: Vec<usize> = (0..window.len()).collect();
+    order.sort_by_key(|&k| std::cmp::Reverse(row_ptr[window.start + k + 1] - row_ptr[window.start + k]));
+    let mut free = vec![true; window.len()];
+    let mut pairs = Vec::with_capacity(window.len().div_ceil(2));
+    for k in order {
+        if !free[k] {
+            continue;
+        }
+        free[k] = false;
+        let partner = (0..window.len()).filter(|&j| free[j]).max_by_key(|&j| (overlap(k, j), std::cmp::Reverse(j)));
+        let id = |k: usize| (window.start + k) as u32;
+        pairs.push([id(k), partner.map_or(NO_PARTNER, id)]);
+        if let Some(j) = partner {
+            free[j] = false;
+        }
+    }
+    pairs
 }
 
 impl<T: Scalar> Dataset<T> {
