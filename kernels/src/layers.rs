@@ -244,6 +244,12 @@ mod tests {
             reference::linear_backward(&mut want_dinp, &mut want_dw, &dout, &inp, &w, b, c, oc);
             assert_close(&dw, &want_dw, 1e-12);
             assert_close(&dinp, &want_dinp, 1e-12);
+
+            // The transposed-copy variant, with a scratch larger than needed and stale.
+            let (mut dw, mut dinp, mut wt) = (vec![0.0; c * oc], vec![0.0; b * c], vec![f64::NAN; c * oc + 3]);
+            linear_backward_transposed(&mut dinp, &mut dw, &dout, &inp, &w, &mut wt, b, c, oc);
+            assert_close(&dw, &want_dw, 1e-12);
+            assert_close(&dinp, &want_dinp, 1e-12);
         }
     }
 
