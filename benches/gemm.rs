@@ -74,14 +74,18 @@ fn sparse_kernels(c: &mut Criterion) {
         bch.iter(|| sparse_linear_forward(&mut out, &x, batch.iter().copied(), &w, &offset, oc))
     });
     g.bench_function("by_pixel_fill_32", |bch| bch.iter(|| scratch.fill(&x, batch.iter().copied())));
-    // Evaluation reads consecutive images: one at a time (CSR) or in pairs sharing weight rows.
-    let pairs = splits.train.sparse.pairs();
-    g.bench_function("eval_forward_32", |bch| {
-        bch.iter(|| sparse_linear_forward(&mut out, &x, 1000..1000 + b, &w, &offset, oc))
+    // Evaluation reads a window of 200 consecutive images: one at a time (CSR) or in groups of
+    // similar images sharing weight rows.
+    let (groups, window) = (splits.train.sparse.groups(), mlp::data::GROUP_WINDOW);
+    let mut eval_out = vec![0f32; window * oc];
+    g.throughput(Throughput::Elements(window as u64));
+    g.bench_function("eval_forward_200", |bch| {
+        bch.iter(|| sparse_linear_forward(&mut eval_out, &x, 1000..1000 + window, &w, &offset, oc))
     });
-    g.bench_function("eval_paired_forward_32", |bch| {
-        bch.iter(|| kernels::sparse::paired_forward(&mut out, &pairs, 1000, b, &w, &offset, oc))
+    g.bench_function("eval_grouped_forward_200", |bch| {
+        bch.iter(|| kernels::grouped::grouped_forward(&mut eval_out, &groups, 1000, window, &w, &offset, oc))
     });
+    g.throughput(Throughput::Elements(b as u64));
     g.bench_function("weight_grad_32", |bch| {
         bch.iter(|| sparse_linear_backward_weights(&mut dw, &scratch, &dout, cc, oc, 0.42))
     });

@@ -13,7 +13,7 @@ use crate::config::{FirstLayer, InitKind, CLASSES};
 use crate::data::{Dataset, SparsePixels};
 use crate::rng::RunRng;
 use kernels::layers::{self, Activation, Math};
-use kernels::{sparse, Scalar};
+use kernels::{grouped, sparse, Scalar};
 
 /// The rows a forward pass reads.
 #[derive(Clone)]
@@ -101,8 +101,8 @@ impl<T: Scalar> Mlp<T> {
                         let rows = ix.iter().map(|&i| i as usize);
                         sparse::sparse_linear_forward(out, &pixels.csr(), rows, w, offset, oc)
                     }
-                    Rows::Range(range) if pixels.pairs_cover(range) => {
-                        sparse::paired_forward(out, &pixels.pairs(), range.start, range.len(), w, offset, oc)
+                    Rows::Range(range) if pixels.groups_cover(range) => {
+                        grouped::grouped_forward(out, &pixels.groups(), range.start, range.len(), w, offset, oc)
                     }
                     Rows::Range(range) => {
                         sparse::sparse_linear_forward(out, &pixels.csr(), range.clone(), w, offset, oc)
@@ -281,8 +281,8 @@ impl<T: Scalar> Workspace<T> {
 
 /// Rows per evaluation chunk: large enough for efficient GEMM, small enough to stay in cache.
 pub const EVAL_ROWS: usize = 1000;
-// Chunks of whole pairing windows run on the paired first layer.
-const _: () = assert!(EVAL_ROWS.is_multiple_of(crate::data::PAIR_WINDOW));
+// Chunks of whole grouping windows run on the grouped first layer.
+const _: () = assert!(EVAL_ROWS.is_multiple_of(crate::data::GROUP_WINDOW));
 
 /// Buffers for evaluation in chunks of `rows` rows.
 pub struct EvalWorkspace<T> {

@@ -3,10 +3,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use kernels::sparse::NO_PARTNER;
+use kernels::grouped::{GROUP, NO_IMAGE};
 use md5::{Digest, Md5};
 use mlp::data::idx::{read_images, read_labels, read_maybe_gz};
-use mlp::data::{split, Mnist, NormStats, Normalization, PAIR_WINDOW};
+use mlp::data::{split, Mnist, NormStats, Normalization, GROUP_WINDOW};
 use mlp::error::DataError;
 
 fn mnist_dir() -> PathBuf {
@@ -48,40 +48,38 @@ fn loads_mnist_with_2021_split_and_statistics() {
 }
 
 #[test]
-fn evaluation_pairs_hold_each_image_once_with_a_similar_one() {
+fn evaluation_groups_hold_each_image_once_with_similar_ones() {
     let m = Mnist::load(&mnist_dir()).unwrap();
     let s = split::<f32>(&m, 1001, 10, NormStats::FullTrain).unwrap();
     let sp = &s.train.sparse;
     let raw = |i: usize| &m.train.images.data[i * 784..(i + 1) * 784];
     let mut seen = vec![0; 1001];
-    for (j, &[i0, i1]) in sp.pair_images.iter().enumerate() {
-        // Pair j lies in the window of image 2j: aligned windows of PAIR_WINDOW images.
-        let window = |i: u32| i as usize / PAIR_WINDOW;
-        assert_eq!(window(i0), 2 * j / PAIR_WINDOW, "pair {j}");
-        let mut both = [vec![0u8; 784], vec![0u8; 784]];
-        for k in sp.pair_ptr[j]..sp.pair_ptr[j + 1] {
-            let [a, b] = sp.pair_bytes[k];
-            assert!(a != 0 || b != 0, "pair {j} stores a pixel zero in both images");
-            both[0][sp.pair_cols[k] as usize] = a;
-            both[1][sp.pair_cols[k] as usize] = b;
+    for (j, members) in sp.group_images.iter().enumerate() {
+        // Group j lies in the window of image GROUP * j: aligned windows of GROUP_WINDOW images.
+        let window = |i: u32| i as usize / GROUP_WINDOW;
+        let mut pixels = vec![[0u8; GROUP]; 784];
+        for k in sp.group_ptr[j]..sp.group_ptr[j + 1] {
+            assert_ne!(sp.group_bytes[k], [0; GROUP], "group {j} stores a pixel zero in all its images");
+            pixels[sp.group_cols[k] as usize] = sp.group_bytes[k];
         }
-        assert_eq!(both[0], raw(i0 as usize), "pair {j}, first image {i0}");
-        seen[i0 as usize] += 1;
-        if i1 == NO_PARTNER {
-            assert!(both[1].iter().all(|&v| v == 0));
-        } else {
-            assert_eq!(window(i1), window(i0), "pair {j}");
-            assert_eq!(both[1], raw(i1 as usize), "pair {j}, second image {i1}");
-            seen[i1 as usize] += 1;
+        for (g, &i) in members.iter().enumerate() {
+            let image: Vec<u8> = pixels.iter().map(|v| v[g]).collect();
+            if i == NO_IMAGE {
+                assert!(image.iter().all(|&v| v == 0), "group {j}, empty member {g}");
+            } else {
+                assert_eq!(window(i), GROUP * j / GROUP_WINDOW, "group {j}");
+                assert_eq!(image, raw(i as usize), "group {j}, member {g} = image {i}");
+                seen[i as usize] += 1;
+            }
         }
     }
-    assert!(seen.iter().all(|&n| n == 1), "every image in exactly one pair");
-    // 1001 = 4 windows of 250 + 1 image: it is the one left alone.
-    assert_eq!(sp.pair_images.last(), Some(&[1000, NO_PARTNER]));
-    // Similar images share pixels: the pairs hold far fewer entries than the images' non-zeros
-    // (consecutive pairs would hold 77% on MNIST).
-    let ratio = sp.pair_cols.len() as f64 / sp.cols.len() as f64;
-    assert!(ratio < 0.68, "pairs hold {ratio} of the non-zeros");
+    assert!(seen.iter().all(|&n| n == 1), "every image in exactly one group");
+    // 1001 = 5 windows of 200 + 1 image: it is alone in the last group.
+    assert_eq!(sp.group_images.last(), Some(&[1000, NO_IMAGE, NO_IMAGE, NO_IMAGE]));
+    // Similar images share pixels: the groups hold far fewer entries than the images' non-zeros
+    // (groups of consecutive images would hold 60% on MNIST).
+    let ratio = sp.group_cols.len() as f64 / sp.cols.len() as f64;
+    assert!(ratio < 0.45, "groups hold {ratio} of the non-zeros");
 }
 
 #[test]

@@ -196,8 +196,8 @@ fn sparse_and_dense_first_layers_train_the_same_model() {
 #[test]
 fn sparse_and_dense_evaluation_agree_on_odd_sized_sets() {
     let m = mnist();
-    // 1001 images: evaluation chunks of 1000 rows (four pairing windows), then one image alone
-    // (a pair with a blank).
+    // 1001 images: evaluation chunks of 1000 rows (five grouping windows), then one image alone
+    // (a group with three blanks).
     let splits = split::<f64>(&m, 1001, 1001, NormStats::FullTrain).unwrap();
     let cfg = TrainConfig { epochs: 1, train_size: 1001, validation: false, ..small(Precision::F64) };
     let mut model = train::<f64>(&cfg, &splits, &mut NullSink).unwrap().model;

@@ -6,12 +6,14 @@
 //!   dimension letters: `B` batch rows, `C` input features, `OC` output features, `K` classes.
 //! * [`optim`]: fused SGD and momentum updates.
 //! * [`sparse`]: the first layer on sparse raw pixels, forward and fused SGD update.
+//! * [`grouped`]: the sparse first layer in evaluation, on groups of similar images.
 //! * [`fastmath`]: a vectorisable e^x for the activations of the fast path.
 //!
 //! Every kernel has a naive reference in [`reference`] and is tested against it.
 
 pub mod blas;
 pub mod fastmath;
+pub mod grouped;
 pub mod layers;
 pub mod optim;
 pub mod reference;

@@ -56,18 +56,18 @@ pub fn prefetch_rows<T>(x: &Csr<T>, rows: impl Iterator<Item = usize>) {
 /// Column block widths: a block's accumulators stay in registers across a row's non-zeros, and a
 /// wide block gives enough independent add chains to hide their latency.
 pub const WIDE: usize = 64;
-const MID: usize = 32;
+pub(crate) const MID: usize = 32;
 const NARROW: usize = 16;
 
 /// A kernel's work on one block of `N` columns starting at column `start`.
-trait ColumnBlock {
+pub(crate) trait ColumnBlock {
     fn block<const N: usize>(&mut self, start: usize);
 }
 
 /// Covers columns from 0 with blocks of `widest` (WIDE or MID), then MID, then NARROW columns;
 /// returns where the remaining (fewer than NARROW) columns start.
 #[inline(always)]
-fn column_blocks(oc: usize, widest: usize, op: &mut impl ColumnBlock) -> usize {
+pub(crate) fn column_blocks(oc: usize, widest: usize, op: &mut impl ColumnBlock) -> usize {
     let mut start = 0;
     while widest == WIDE && start + WIDE <= oc {
         op.block::<WIDE>(start);
@@ -171,107 +171,6 @@ pub fn sparse_linear_forward<T: Scalar>(
                 tail.iter_mut().zip(wr).for_each(|(z, &w)| *z = v.mul_add(w, *z));
             }
         }
-    }
-}
-
-/// Images in pairs as the union of their non-zero pixels: pair j holds images `images[j]` (the
-/// second is [`NO_PARTNER`] for an image left alone), `cols[pair_ptr[j]..pair_ptr[j+1]]` are the
-/// pixels non-zero in either image and `bytes` the two raw values (0 where that image's pixel is
-/// zero); `table` as in [`Csr`]. Fixed data sets (evaluation) are stored this way once: a pair
-/// loads each shared pixel's weight row once for both images. Pairs j < k cover images that
-/// start at 2j: pairs first/2.. of an aligned range hold exactly its images, in some order.
-#[derive(Debug, Clone, Copy)]
-pub struct PairCsr<'a, T> {
-    pub pair_ptr: &'a [usize],
-    pub images: &'a [[u32; 2]],
-    pub cols: &'a [u32],
-    pub bytes: &'a [[u8; 2]],
-    pub table: &'a [T; 256],
-}
-
-/// The second image of a pair that has only one.
-pub const NO_PARTNER: u32 = u32::MAX;
-
-/// acc[h][k] += sum over the pair's entries (p, [v0, v1]) of table[v_h] * w[p * oc + k], for one
-/// block of columns. A zero value adds exactly 0, so each image's sum is its own non-zeros', in
-/// pixel order, whichever image it is paired with.
-#[inline(always)]
-fn accumulate_pair<T: Scalar, const N: usize>(
-    acc: &mut [[T; N]; 2],
-    cols: &[u32],
-    bytes: &[[u8; 2]],
-    table: &[T; 256],
-    w: &[T],
-    oc: usize,
-) {
-    for (&p, &[a, b]) in cols.iter().zip(bytes) {
-        let wp: &[T; N] = w[p as usize * oc..p as usize * oc + N].try_into().expect("block");
-        let (a, b) = (table[a as usize], table[b as usize]);
-        for k in 0..N {
-            acc[0][k] = a.mul_add(wp[k], acc[0][k]);
-            acc[1][k] = b.mul_add(wp[k], acc[1][k]);
-        }
-    }
-}
-
-/// One pair's forward: rows r0 and r1 (when present) of out.
-struct Pair<'a, T> {
-    out: &'a mut [T],
-    r0: usize,
-    r1: Option<usize>,
-    cols: &'a [u32],
-    bytes: &'a [[u8; 2]],
-    table: &'a [T; 256],
-    w: &'a [T],
-    offset: &'a [T],
-    oc: usize,
-}
-
-impl<T: Scalar> ColumnBlock for Pair<'_, T> {
-    #[inline(always)]
-    fn block<const N: usize>(&mut self, start: usize) {
-        let (oc, init): (usize, [T; N]) = (self.oc, self.offset[start..start + N].try_into().expect("block"));
-        let mut acc = [init; 2];
-        accumulate_pair(&mut acc, self.cols, self.bytes, self.table, &self.w[start..], oc);
-        let at = self.r0 * oc + start;
-        self.out[at..at + N].copy_from_slice(&acc[0]);
-        if let Some(r1) = self.r1 {
-            let at = r1 * oc + start;
-            self.out[at..at + N].copy_from_slice(&acc[1]);
-        }
-    }
-}
-
-/// Sparse first-layer forward on images `first..first + rows` of `x`, two at a time: out (rows,
-/// OC) = offset + sum over non-zeros (p, v) of v * W[p], with w (C, OC). The pairs from `first / 2`
-/// on must hold exactly those images (`first` even; panics otherwise).
-pub fn paired_forward<T: Scalar>(
-    out: &mut [T],
-    x: &PairCsr<T>,
-    first: usize,
-    rows: usize,
-    w: &[T],
-    offset: &[T],
-    oc: usize,
-) {
-    assert!(first.is_multiple_of(2), "pairs start at even images");
-    assert_eq!(out.len(), rows * oc, "out has one row per image");
-    // Two images' accumulators plus a weight row stay in registers: blocks of 64 columns in f32,
-    // of 32 in f64.
-    let widest = if std::mem::size_of::<T>() == 4 { WIDE } else { MID };
-    let row = |i: u32| {
-        let r = (i as usize).wrapping_sub(first);
-        assert!(r < rows, "pair image {i} outside images {first}..{}", first + rows);
-        r
-    };
-    for pair in first / 2..(first + rows).div_ceil(2) {
-        let (a, b) = (x.pair_ptr[pair], x.pair_ptr[pair + 1]);
-        let [i0, i1] = x.images[pair];
-        let (r0, r1) = (row(i0), (i1 != NO_PARTNER).then(|| row(i1)));
-        let (cols, bytes, table) = (&x.cols[a..b], &x.bytes[a..b], x.table);
-        let mut op = Pair { out: &mut *out, r0, r1, cols, bytes, table, w, offset, oc };
-        let tail = column_blocks(oc, widest, &mut op);
-        (tail..oc).for_each(|start| op.block::<1>(start));
     }
 }
 
@@ -478,44 +377,6 @@ mod tests {
         (row_ptr, cols, bytes, dense)
     }
 
-    /// The pair form of CSR images: within each aligned window of `window` (even) images, the
-    /// first pairs with the last, the second with the last but one, ...; pair j holds the union
-    /// of its two images' pixels.
-    #[allow(clippy::type_complexity)]
-    fn pairs(
-        row_ptr: &[usize],
-        cols: &[u32],
-        bytes: &[u8],
-        n: usize,
-        p: usize,
-        window: usize,
-    ) -> (Vec<usize>, Vec<[u32; 2]>, Vec<u32>, Vec<[u8; 2]>) {
-        let dense = |i: u32| {
-            let mut img = vec![0u8; p];
-            if i != NO_PARTNER {
-                let i = i as usize;
-                (row_ptr[i]..row_ptr[i + 1]).for_each(|k| img[cols[k] as usize] = bytes[k]);
-            }
-            img
-        };
-        let (mut ptr, mut images, mut pc, mut pb) = (vec![0], vec![], vec![], vec![]);
-        for start in (0..n).step_by(window) {
-            let end = n.min(start + window);
-            for k in 0..(end - start).div_ceil(2) {
-                let (i0, i1) = ((start + k) as u32, (end - 1 - k) as u32);
-                let i1 = if i1 == i0 { NO_PARTNER } else { i1 };
-                images.push([i0, i1]);
-                let (a, b) = (dense(i0), dense(i1));
-                for q in (0..p).filter(|&q| a[q] != 0 || b[q] != 0) {
-                    pc.push(q as u32);
-                    pb.push([a[q], b[q]]);
-                }
-                ptr.push(pc.len());
-            }
-        }
-        (ptr, images, pc, pb)
-    }
-
     #[test]
     fn sparse_first_layer_matches_dense_on_odd_shapes() {
         let mut rng = Lcg(17);
@@ -546,23 +407,6 @@ mod tests {
             let mut want = vec![0.0; n * oc];
             linear_forward(&mut want, &dense_rows, &w, n, c, oc);
             assert_close(&fast, &want, 1e-10);
-
-            // Consecutive pairs from any even image, and pairs across windows of 6 images from
-            // any window, both with odd tails.
-            for window in [2, 6] {
-                let (pair_ptr, images, pair_cols, pair_bytes) = pairs(&row_ptr, &cols, &bytes, n, p, window);
-                let table = &table;
-                let pairs =
-                    PairCsr { pair_ptr: &pair_ptr, images: &images, cols: &pair_cols, bytes: &pair_bytes, table };
-                for first in (0..n).step_by(window) {
-                    let rows = n - first;
-                    let mut paired = vec![f64::NAN; rows * oc];
-                    paired_forward(&mut paired, &pairs, first, rows, &w, &offset, oc);
-                    let mut want = vec![0.0; rows * oc];
-                    linear_forward(&mut want, &dense[first * c..], &w, rows, c, oc);
-                    assert_close(&paired, &want, 1e-10);
-                }
-            }
 
             let dout: Vec<f64> = rng.vec(n * oc);
             let mut dw = vec![0.0; c * oc];
