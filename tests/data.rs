@@ -75,11 +75,13 @@ fn evaluation_groups_hold_each_image_once_with_similar_ones() {
     }
     assert!(seen.iter().all(|&n| n == 1), "every image in exactly one group");
     // 1001 = 5 windows of 200 + 1 image: it is alone in the last group.
-    assert_eq!(sp.group_images.last(), Some(&[1000, NO_IMAGE, NO_IMAGE, NO_IMAGE]));
+    let alone: [u32; GROUP] = std::array::from_fn(|g| if g == 0 { 1000 } else { NO_IMAGE });
+    assert_eq!(sp.group_images.last(), Some(&alone));
     // Similar images share pixels: the groups hold far fewer entries than the images' non-zeros
-    // (groups of consecutive images would hold 60% on MNIST).
+    // (groups of consecutive images would hold 77% (pairs) or 60% (four) on MNIST).
     let ratio = sp.group_cols.len() as f64 / sp.cols.len() as f64;
-    assert!(ratio < 0.45, "groups hold {ratio} of the non-zeros");
+    let bound = if GROUP == 4 { 0.45 } else { 0.68 };
+    assert!(ratio < bound, "groups of {GROUP} hold {ratio} of the non-zeros");
 }
 
 #[test]

@@ -4,13 +4,16 @@
 //! of [`crate::sparse`] is bound by loading one weight row (OC values) per non-zero pixel. A group
 //! of [`GROUP`] images stored as the union of their non-zero pixels loads each shared pixel's row
 //! once for all of them: with similar images grouped (the data set's job), MNIST needs 39% of the
-//! row loads of one image at a time. Dimension letters as in [`crate::sparse`].
+//! row loads of one image at a time in groups of four, 63% in pairs. Dimension letters as in
+//! [`crate::sparse`].
 
-use crate::sparse::{column_blocks, ColumnBlock, MID};
+use crate::sparse::{column_blocks, ColumnBlock, MID, NARROW};
 use crate::Scalar;
 
-/// Images per group.
-pub const GROUP: usize = 4;
+/// Images per group: four where the build has the AVX-512 block ([`Scalar::accumulate_group_wide`],
+/// four images' accumulators in 16 of its 32 registers), else two: AVX2 has 16 registers and
+/// groups of four ran slower there than pairs (haswell build, W3 f64 80 vs 49 ms).
+pub const GROUP: usize = if HAS_WIDE_KERNEL { 4 } else { 2 };
 
 /// A group member that is not there (the last group of a data set may have fewer images).
 pub const NO_IMAGE: u32 = u32::MAX;
@@ -41,19 +44,23 @@ fn accumulate_group<T: Scalar, const N: usize>(
     w: &[T],
     oc: usize,
 ) {
+    // A local copy stays in registers (through the reference, LLVM stored the accumulators back
+    // to the stack after every entry: 1.6x slower on AVX2).
+    let mut a = *acc;
     for (&p, v) in cols.iter().zip(bytes) {
         let wp: &[T; N] = w[p as usize * oc..p as usize * oc + N].try_into().expect("block");
-        for (acc, &v) in acc.iter_mut().zip(v) {
-            let v = table[v as usize];
-            for k in 0..N {
-                acc[k] = v.mul_add(wp[k], acc[k]);
+        let x = v.map(|v| table[v as usize]);
+        for k in 0..N {
+            for g in 0..GROUP {
+                a[g][k] = x[g].mul_add(wp[k], a[g][k]);
             }
         }
     }
+    *acc = a;
 }
 
 /// Whether this build has the AVX-512 version of the widest block ([`Scalar::accumulate_group_wide`]).
-const HAS_WIDE_KERNEL: bool = cfg!(all(target_arch = "x86_64", target_feature = "avx512f"));
+pub const HAS_WIDE_KERNEL: bool = cfg!(all(target_arch = "x86_64", target_feature = "avx512f"));
 
 /// One group's forward: rows `rows[g]` (when present) of out.
 struct Group<'a, T> {
@@ -100,9 +107,13 @@ pub fn grouped_forward<T: Scalar>(
 ) {
     assert!(first.is_multiple_of(GROUP), "groups start at multiples of {GROUP}");
     assert_eq!(out.len(), rows * oc, "out has one row per image");
-    // Four images' accumulators plus a weight row stay in registers: blocks as wide as the
-    // AVX-512 kernel takes, else of 32 columns (16 ymm accumulators in f32).
-    let widest = if HAS_WIDE_KERNEL { T::GROUP_WIDE_COLS } else { MID };
+    // The group's accumulators plus a weight row stay in registers: blocks as wide as the
+    // AVX-512 kernel takes, else (pairs, 16 ymm registers) of 32 columns in f32, 16 in f64.
+    let widest = match (HAS_WIDE_KERNEL, std::mem::size_of::<T>()) {
+        (true, _) => T::GROUP_WIDE_COLS,
+        (false, 4) => MID,
+        (false, _) => NARROW,
+    };
     let row = |i: u32| {
         let r = (i as usize).wrapping_sub(first);
         assert!(r < rows, "group image {i} outside images {first}..{}", first + rows);

@@ -57,15 +57,15 @@ pub fn prefetch_rows<T>(x: &Csr<T>, rows: impl Iterator<Item = usize>) {
 /// wide block gives enough independent add chains to hide their latency.
 pub const WIDE: usize = 64;
 pub(crate) const MID: usize = 32;
-const NARROW: usize = 16;
+pub(crate) const NARROW: usize = 16;
 
 /// A kernel's work on one block of `N` columns starting at column `start`.
 pub(crate) trait ColumnBlock {
     fn block<const N: usize>(&mut self, start: usize);
 }
 
-/// Covers columns from 0 with blocks of `widest` (WIDE or MID), then MID, then NARROW columns;
-/// returns where the remaining (fewer than NARROW) columns start.
+/// Covers columns from 0 with blocks of `widest` (WIDE, MID or NARROW) columns, then of each
+/// narrower width down to NARROW; returns where the remaining (fewer than NARROW) columns start.
 #[inline(always)]
 pub(crate) fn column_blocks(oc: usize, widest: usize, op: &mut impl ColumnBlock) -> usize {
     let mut start = 0;
@@ -73,7 +73,7 @@ pub(crate) fn column_blocks(oc: usize, widest: usize, op: &mut impl ColumnBlock)
         op.block::<WIDE>(start);
         start += WIDE;
     }
-    while start + MID <= oc {
+    while widest >= MID && start + MID <= oc {
         op.block::<MID>(start);
         start += MID;
     }
