@@ -7,6 +7,7 @@
 //! row loads of one image at a time in groups of four, 63% in pairs. Dimension letters as in
 //! [`crate::sparse`].
 
+use crate::avx512::HAS_WIDE_KERNEL;
 use crate::sparse::{column_blocks, ColumnBlock, MID, NARROW};
 use crate::Scalar;
 
@@ -58,9 +59,6 @@ fn accumulate_group<T: Scalar, const N: usize>(
     }
     *acc = a;
 }
-
-/// Whether this build has the AVX-512 version of the widest block ([`Scalar::accumulate_group_wide`]).
-pub const HAS_WIDE_KERNEL: bool = cfg!(all(target_arch = "x86_64", target_feature = "avx512f"));
 
 /// One group's forward: rows `rows[g]` (when present) of out.
 struct Group<'a, T> {
@@ -128,73 +126,6 @@ pub fn grouped_forward<T: Scalar>(
         (tail..oc).for_each(|start| op.block::<1>(start));
     }
 }
-
-/// The AVX-512 inner loop of [`grouped_forward`] for the block width where four images'
-/// accumulators fill 16 registers: 64 columns in f32, 32 in f64. Same arithmetic as
-/// [`accumulate_group`] (one FMA per image, column and entry, in entry order).
-#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
-macro_rules! group_wide_kernel {
-    ($name:ident, $t:ty, $cols:literal, $lanes:literal, $v:ty, $load:ident, $store:ident, $splat:ident, $fmadd:ident) => {
-        pub(crate) fn $name(
-            acc: &mut [$t],
-            cols: &[u32],
-            bytes: &[[u8; GROUP]],
-            table: &[$t; 256],
-            w: &[$t],
-            oc: usize,
-        ) {
-            use std::arch::x86_64::*;
-            const VECS: usize = $cols / $lanes;
-            assert_eq!(acc.len(), GROUP * $cols, "accumulators of a group block");
-            // SAFETY: every load and store addresses a full vector inside a checked slice:
-            // acc has GROUP * cols values, and each weight row slice `row` has cols values.
-            unsafe {
-                let mut v: [[$v; VECS]; GROUP] =
-                    std::array::from_fn(|g| std::array::from_fn(|k| $load(acc[(g * VECS + k) * $lanes..].as_ptr())));
-                for (&p, raw) in cols.iter().zip(bytes) {
-                    let row = &w[p as usize * oc..p as usize * oc + $cols];
-                    let wk: [$v; VECS] = std::array::from_fn(|k| $load(row[k * $lanes..].as_ptr()));
-                    for (v, &raw) in v.iter_mut().zip(raw) {
-                        let x = $splat(table[raw as usize]);
-                        for k in 0..VECS {
-                            v[k] = $fmadd(x, wk[k], v[k]);
-                        }
-                    }
-                }
-                for (g, v) in v.iter().enumerate() {
-                    for (k, &v) in v.iter().enumerate() {
-                        $store(acc[(g * VECS + k) * $lanes..].as_mut_ptr(), v);
-                    }
-                }
-            }
-        }
-    };
-}
-
-#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
-group_wide_kernel!(
-    group_wide_f32,
-    f32,
-    64,
-    16,
-    __m512,
-    _mm512_loadu_ps,
-    _mm512_storeu_ps,
-    _mm512_set1_ps,
-    _mm512_fmadd_ps
-);
-#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
-group_wide_kernel!(
-    group_wide_f64,
-    f64,
-    32,
-    8,
-    __m512d,
-    _mm512_loadu_pd,
-    _mm512_storeu_pd,
-    _mm512_set1_pd,
-    _mm512_fmadd_pd
-);
 
 #[cfg(test)]
 mod tests {

@@ -7,10 +7,12 @@
 //! * [`optim`]: fused SGD and momentum updates.
 //! * [`sparse`]: the first layer on sparse raw pixels, forward and fused SGD update.
 //! * [`grouped`]: the sparse first layer in evaluation, on groups of similar images.
+//! * [`avx512`]: the 512-bit block of the grouped evaluation, where the build has it.
 //! * [`fastmath`]: a vectorisable e^x for the activations of the fast path.
 //!
 //! Every kernel has a naive reference in [`reference`] and is tested against it.
 
+pub mod avx512;
 pub mod blas;
 pub mod fastmath;
 pub mod grouped;

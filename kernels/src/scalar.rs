@@ -142,7 +142,7 @@ macro_rules! impl_scalar {
                 oc: usize,
             ) {
                 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
-                crate::grouped::$group_wide(acc, cols, bytes, table, w, oc);
+                crate::avx512::$group_wide(acc, cols, bytes, table, w, oc);
                 #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
                 {
                     let _ = (acc, cols, bytes, table, w, oc);
@@ -171,5 +171,5 @@ macro_rules! impl_scalar {
     };
 }
 
-impl_scalar!(f32, "f32", cblas_sgemm, crate::fastmath::exp_f32, 64, group_wide_f32);
-impl_scalar!(f64, "f64", cblas_dgemm, crate::fastmath::exp_f64, 32, group_wide_f64);
+impl_scalar!(f32, "f32", cblas_sgemm, crate::fastmath::exp_f32, 64, group_f32);
+impl_scalar!(f64, "f64", cblas_dgemm, crate::fastmath::exp_f64, 32, group_f64);

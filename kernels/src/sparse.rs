@@ -221,13 +221,14 @@ impl<T: Scalar> ByPixel<T> {
     #[inline(always)]
     fn accumulate_block<const N: usize>(&self, acc: &mut [T; N], p: usize, d: &[T], oc: usize) {
         let raw = &self.raw[p * self.capacity..(p + 1) * self.capacity];
+        let mask = &self.mask[p * self.words..(p + 1) * self.words];
         let entry = |word: usize, m: u64| {
             let r = word * 64 + m.trailing_zeros() as usize;
             let d: &[T; N] = d[r * oc..r * oc + N].try_into().expect("block");
             (self.table[raw[r] as usize], d)
         };
         let mut acc2 = [T::ZERO; N];
-        for (word, &m) in self.mask[p * self.words..(p + 1) * self.words].iter().enumerate() {
+        for (word, &m) in mask.iter().enumerate() {
             let mut m = m;
             while m != 0 {
                 let (v, d) = entry(word, m);
