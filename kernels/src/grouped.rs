@@ -8,7 +8,7 @@
 //! [`crate::sparse`].
 
 use crate::avx512::HAS_WIDE_KERNEL;
-use crate::sparse::{column_blocks, ColumnBlock, MID, NARROW};
+use crate::sparse::{column_blocks, tail_blocks, ColumnBlock, MID, NARROW};
 use crate::Scalar;
 
 /// Images per group: four where the build has the AVX-512 block ([`Scalar::accumulate_group_wide`],
@@ -123,7 +123,7 @@ pub fn grouped_forward<T: Scalar>(
         let (cols, bytes, table) = (&x.cols[a..b], &x.bytes[a..b], x.table);
         let mut op = Group { out: &mut *out, rows, cols, bytes, table, w, offset, oc };
         let tail = column_blocks(oc, widest, &mut op);
-        (tail..oc).for_each(|start| op.block::<1>(start));
+        tail_blocks(tail, oc, &mut op);
     }
 }
 
