@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::NormStats;
 use crate::error::ConfigError;
 use kernels::layers::{Activation, Math};
+use kernels::Scalar;
 
 /// Hidden-layer activation as spelled in flags and files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -65,19 +66,23 @@ pub enum FirstLayer {
     /// Only the non-zero raw pixels plus a rank-one correction, in training steps and evaluation.
     Sparse,
     /// Whichever measured faster on this project's 2-core machine (`make bench`): sparse pixels
-    /// in evaluation, and in training steps when the first layer has 64 or more units.
+    /// in evaluation, and in training steps when the first layer has 64 or more units (32 or more
+    /// in f64).
     Auto,
 }
 
 impl FirstLayer {
-    /// Whether training steps of a first layer of `units` units run on the sparse pixels (and
-    /// need no dense copy of the batch). Auto: where the sparse kernels' wide register blocks
-    /// apply, as measured (`make bench`, step/f32: [32] dense 46 us vs sparse 56 us, [64] 95 vs 69).
-    pub fn sparse_training(self, units: usize) -> bool {
+    /// Whether training steps of a first layer of `units` units in precision `T` run on the
+    /// sparse pixels (and need no dense copy of the batch). Auto: where it measured faster
+    /// (`make bench`, steps in us, dense vs sparse): f32 [64] 85 vs 59, [32] 38 vs 37 and
+    /// [60, 60] 104 vs 106 (on par: dense kept); f64 [64] 188 vs 101, [32] 68 vs 62, [60, 60]
+    /// 231 vs 142.
+    pub fn sparse_training<T: Scalar>(self, units: usize) -> bool {
+        let from = if std::mem::size_of::<T>() == 8 { 32 } else { kernels::sparse::WIDE };
         match self {
             FirstLayer::Dense => false,
             FirstLayer::Sparse => true,
-            FirstLayer::Auto => units >= kernels::sparse::WIDE,
+            FirstLayer::Auto => units >= from,
         }
     }
 
@@ -230,4 +235,19 @@ pub fn parameter_count(inputs: usize, hidden: &[usize]) -> usize {
 /// Layer widths from input to output: [inputs, hidden..., 10].
 pub fn layer_sizes(inputs: usize, hidden: &[usize]) -> Vec<usize> {
     std::iter::once(inputs).chain(hidden.iter().copied()).chain([CLASSES]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FirstLayer;
+
+    #[test]
+    fn auto_trains_sparse_where_it_measured_faster() {
+        let auto = FirstLayer::Auto;
+        assert!(auto.sparse_training::<f32>(64) && auto.sparse_training::<f32>(128));
+        assert!(!auto.sparse_training::<f32>(32) && !auto.sparse_training::<f32>(60));
+        assert!(auto.sparse_training::<f64>(32) && auto.sparse_training::<f64>(60));
+        assert!(!auto.sparse_training::<f64>(16));
+        assert!(FirstLayer::Sparse.sparse_training::<f32>(1) && !FirstLayer::Dense.sparse_training::<f64>(64));
+    }
 }

@@ -54,7 +54,7 @@ impl<T: Scalar> Stepper<T> {
         Self {
             ws: Workspace::new(&model.sizes, batch_size),
             opt: Optimizer::new(model, lr, gamma),
-            xb: if model.first_layer.sparse_training(model.sizes[1]) {
+            xb: if model.first_layer.sparse_training::<T>(model.sizes[1]) {
                 Vec::new()
             } else {
                 vec![T::ZERO; batch_size * model.sizes[0]]
@@ -66,7 +66,7 @@ impl<T: Scalar> Stepper<T> {
     /// Starts loading the sparse pixels of the next batch into cache (see
     /// [`kernels::sparse::prefetch_rows`]).
     pub fn prefetch(&self, model: &Mlp<T>, data: &Dataset<T>, batch: &[u32]) {
-        if model.first_layer.sparse_training(model.sizes[1]) {
+        if model.first_layer.sparse_training::<T>(model.sizes[1]) {
             kernels::sparse::prefetch_rows(&data.sparse.csr(), batch.iter().map(|&i| i as usize));
         }
     }
@@ -75,7 +75,7 @@ impl<T: Scalar> Stepper<T> {
     /// mean cross entropy, computed before the update (as the reference reports it).
     pub fn step(&mut self, model: &mut Mlp<T>, data: &Dataset<T>, batch: &[u32]) -> f64 {
         self.yb.iter_mut().zip(batch).for_each(|(y, &i)| *y = data.labels[i as usize]);
-        let loss = if model.first_layer.sparse_training(model.sizes[1]) {
+        let loss = if model.first_layer.sparse_training::<T>(model.sizes[1]) {
             let rows = Rows::Batch(batch);
             let input = Input::Sparse { pixels: &data.sparse, rows: rows.clone() };
             let loss = model.forward(&mut self.ws, &input, &self.yb);
