@@ -8,15 +8,15 @@ BIN := target/release/mlp
 FAST_CORE = core=$$($(BIN) info | awk '/best_core_for_cpu/ {print $$2}'); \
 	if [ -z "$$OPENBLAS_CORETYPE" ] && [ "$$core" != none ]; then export OPENBLAS_CORETYPE=$$core; fi
 
-.PHONY: setup build test sweep reproduce reproduce-check bench compare compare-study venv lint clean
+.PHONY: setup build test sweep reproduce reproduce-check reference-check bench compare compare-study venv lint clean
 
-## setup: install the system OpenBLAS if it is missing (idempotent; apt-get as root or via sudo)
+## setup: install the system OpenBLAS and pkg-config if missing (idempotent; apt-get as root or via sudo)
 setup:
-	@if ls /usr/lib/*/libopenblas.so /usr/lib/libopenblas.so >/dev/null 2>&1; then \
+	@if pkg-config --exists openblas 2>/dev/null; then \
 		echo "setup: OpenBLAS present"; \
 	else \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libopenblas-dev; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libopenblas-dev pkg-config; \
 	fi
 	@command -v $(CARGO) >/dev/null || { echo "setup: cargo not found; install Rust from rustup.rs"; exit 1; }
 
@@ -48,6 +48,15 @@ reproduce: build
 ## reproduce-check: reproduce, then assert the six task-3 rows match the report
 reproduce-check: reproduce
 	$(FAST_CORE); $(CARGO) test --release --test reproduce -- --ignored
+
+## reference-check: the reference path is byte-identical: `mlp reproduce` into a fresh temporary
+## directory, then the sha256 of every steps.csv and checks.csv (elapsed_s aside) against
+## tests/fixtures/reference-hashes.txt (made with scripts/reference_hashes.py; skipped on another
+## OpenBLAS core, whose GEMM rounds differently)
+reference-check: build
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+		$(BIN) reproduce --out "$$tmp" --force --quiet >/dev/null && \
+		python3 scripts/reference_hashes.py "$$tmp" --check tests/fixtures/reference-hashes.txt --binary $(BIN)
 
 ## bench: criterion benchmarks (GEMM shapes and peak, sparse kernels, training steps, W1-W4)
 bench: build

@@ -56,7 +56,7 @@ fn sparse_kernels(c: &mut Criterion) {
     };
     let mnist = mlp::data::Mnist::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist"))
         .expect("data/mnist");
-    let splits = mlp::data::split::<f32>(&mnist, 60000, 10000, mlp::data::NormStats::FullTrain).expect("split");
+    let splits = mlp::data::split::<f32>(&mnist, 60000, 10000, mlp::config::NormStats::FullTrain).expect("split");
     let x = splits.train.sparse.csr();
     let batch: Vec<usize> = (0..32).map(|i| (i * 1873 + 11) % 60000).collect();
     let (b, p, oc) = (batch.len(), 784usize, 64usize);
@@ -76,14 +76,14 @@ fn sparse_kernels(c: &mut Criterion) {
     g.bench_function("by_pixel_fill_32", |bch| bch.iter(|| scratch.fill(&x, batch.iter().copied())));
     // Evaluation reads a window of 200 consecutive images: one at a time (CSR) or in groups of
     // similar images sharing weight rows.
-    let (groups, window) = (splits.train.sparse.groups(), mlp::data::GROUP_WINDOW);
+    let (groups, window) = (splits.train.sparse.groups(), kernels::sparse::grouped::WINDOW);
     let mut eval_out = vec![0f32; window * oc];
     g.throughput(Throughput::Elements(window as u64));
     g.bench_function("eval_forward_200", |bch| {
         bch.iter(|| sparse_linear_forward(&mut eval_out, &x, 1000..1000 + window, &w, &offset, oc))
     });
     g.bench_function("eval_grouped_forward_200", |bch| {
-        bch.iter(|| kernels::grouped::grouped_forward(&mut eval_out, &groups, 1000, window, &w, &offset, oc))
+        bch.iter(|| kernels::sparse::grouped::grouped_forward(&mut eval_out, &groups, 1000, window, &w, &offset, oc))
     });
     g.throughput(Throughput::Elements(b as u64));
     g.bench_function("weight_grad_32", |bch| {

@@ -352,16 +352,17 @@ class Worker:
 
 def binary_has_first_layer_flag():
     out = subprocess.run([str(ours_bin), "throughput", "--help"], capture_output=True, text=True).stdout
-    return "--first-layer" in out
+    return "--kernels" in out
 
 
 def run_ours(variant, workload, tries=3):
-    """ours-f32, ours-f64: the binary's defaults; ours-f32-dense: --first-layer dense."""
+    """ours-f32, ours-f64: the binary's defaults; ours-f32-dense: the reference kernels (dense GEMM
+    first layer, libm e^x), `--kernels reference`."""
     parts = variant.split("-")
     cmd = [str(ours_bin), "throughput", "--workload", workload, "--precision", parts[1],
            "--reps", "1", "--quiet"]
     if len(parts) > 2:
-        cmd += ["--first-layer", parts[2]]
+        cmd += ["--kernels", "reference"]
     for attempt in range(tries):
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         if proc.returncode == 0:
@@ -457,7 +458,7 @@ def main():
     notes = []
     if "ours-f32-dense" in variants and not binary_has_first_layer_flag():
         variants.remove("ours-f32-dense")
-        notes.append("ours-f32-dense skipped: this build of `mlp throughput` has no --first-layer.")
+        notes.append("ours-f32-dense skipped: this build of `mlp throughput` has no --kernels.")
     bin_mtime = ours_bin.stat().st_mtime
     python = Path(sys.executable)
     try:
@@ -560,7 +561,7 @@ def main():
 VARIANT_TEXT = {
     "ours-f32": "ours f32 (`mlp`)",
     "ours-f64": "ours f64 (`mlp`)",
-    "ours-f32-dense": "ours f32, dense first layer (`--first-layer dense`)",
+    "ours-f32-dense": "ours f32, reference kernels: dense first layer, libm e^x (`--kernels reference`)",
     "numpy-f64": "numpy float64, 1 thread",
     "numpy-f32": "numpy float32, 1 thread",
     "torch-1t": "PyTorch float32, 1 thread",
@@ -593,7 +594,7 @@ def render(r):
         "*paired* = median over rounds of the per-round ratio (a check on the noise).",
         "numpy and PyTorch compute the first layer as the study did, a dense product of the",
         "normalised images with the weights; ours by default uses only the non-zero raw pixels plus",
-        "a rank-one correction (`--first-layer auto`, same result up to rounding)"
+        "a rank-one correction (`--kernels fast`, same result up to rounding)"
         + ("; the *dense first layer* row is ours doing the dense product too." if
            "ours-f32-dense" in r["variants"] else "."),
         "",

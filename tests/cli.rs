@@ -93,18 +93,50 @@ fn train_writes_a_run_directory_and_a_diverging_run_exits_1() {
     assert!(bad.join("steps.csv").is_file() && !bad.join("summary.json").exists());
 }
 
-/// Every training flag reaches the run's configuration (a flag once went missing silently).
+/// Every knob's flag reaches the run's configuration (a flag once went missing silently), and the
+/// resolved execution plan is recorded beside it.
 #[test]
-fn train_flags_reach_config_json() {
+fn every_knob_flag_reaches_config_json() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let args = ["train", "--quiet", "--epochs", "1", "--train-size", "320", "--val-size", "100", "--hidden", "8"];
-    for layer in ["dense", "sparse"] {
-        let o = mlp(&[&args[..], &["--first-layer", layer, "--force", "--out", out.to_str().unwrap()]].concat());
-        assert!(o.status.success(), "{}", stderr(&o));
-        let config = std::fs::read_to_string(out.join("config.json")).unwrap();
-        assert!(config.contains(&format!("\"first_layer\": \"{layer}\"")), "{config}");
+    let flags = [
+        ("hidden", "8,4", serde_json::json!([8, 4])),
+        ("activation", "improved", serde_json::json!("improved")),
+        ("init", "normal", serde_json::json!("normal")),
+        ("lr", "0.05", serde_json::json!(0.05)),
+        ("momentum", "0.5", serde_json::json!(0.5)),
+        ("batch-size", "16", serde_json::json!(16)),
+        ("epochs", "1", serde_json::json!(1)),
+        ("patience", "7", serde_json::json!(7)),
+        ("early-stopping", "false", serde_json::json!(false)),
+        ("checks-per-epoch", "2", serde_json::json!(2)),
+        ("validation", "true", serde_json::json!(true)),
+        ("restore-best", "true", serde_json::json!(true)),
+        ("seed", "3", serde_json::json!(3)),
+        ("rng", "numpy", serde_json::json!("numpy")),
+        ("precision", "f32", serde_json::json!("f32")),
+        ("train-size", "320", serde_json::json!(320)),
+        ("val-size", "100", serde_json::json!(100)),
+        ("norm-stats", "train-subset", serde_json::json!("train-subset")),
+        ("kernels", "reference", serde_json::json!("reference")),
+        ("first-layer", "sparse", serde_json::json!("sparse")),
+    ];
+    let mut args = vec!["train".to_string(), "--quiet".into(), "--out".into(), out.to_str().unwrap().into()];
+    for (flag, value, _) in &flags {
+        args.extend([format!("--{flag}"), value.to_string()]);
     }
+    let o = mlp(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    let config = record["config"].as_object().unwrap();
+    assert_eq!(config.len(), flags.len(), "a knob without a flag: {config:?}");
+    for (flag, _, want) in &flags {
+        assert_eq!(&config[&flag.replace('-', "_")], want, "--{flag}");
+    }
+    let plan = &record["plan"];
+    assert_eq!((plan["kernels"].as_str(), plan["first_layer_train"].as_str()), (Some("reference"), Some("sparse")));
+    assert_eq!((plan["exp"].as_str(), plan["first_layer_eval"].as_str()), (Some("libm"), Some("grouped")));
 }
 
 /// Debian's OpenBLAS 0.3.21 loads "Prescott" kernels on AVX-512 CPUs; the binary must switch to

@@ -3,10 +3,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use kernels::grouped::{GROUP, NO_IMAGE};
+use kernels::sparse::grouped::{GROUP, NO_IMAGE, WINDOW as GROUP_WINDOW};
 use md5::{Digest, Md5};
+use mlp::config::NormStats;
 use mlp::data::idx::{read_images, read_labels, read_maybe_gz};
-use mlp::data::{split, Mnist, NormStats, Normalization, GROUP_WINDOW};
+use mlp::data::{split, Mnist, Normalization};
 use mlp::error::DataError;
 
 fn mnist_dir() -> PathBuf {
@@ -36,10 +37,11 @@ fn loads_mnist_with_2021_split_and_statistics() {
     assert!((full.std - 78.56748998339799).abs() < 1e-12, "{}", full.std);
     let s = split::<f64>(&m, 20000, 10000, NormStats::FullTrain).unwrap();
     assert_eq!(s.norm, full);
-    assert_eq!((s.train.x.dim(), s.val.x.dim()), ((20000, 785), (10000, 785)));
-    assert!(s.train.x.column(784).iter().chain(s.val.x.column(784)).all(|&v| v == 1.0));
+    assert_eq!((s.train.len(), s.train.dim(), s.val.len(), s.val.dim()), (20000, 785, 10000, 785));
+    assert_eq!((s.train.x.len(), s.val.x.len()), (20000 * 785, 10000 * 785));
+    assert!(s.train.x.chunks(785).chain(s.val.x.chunks(785)).all(|row| row[784] == 1.0));
     // Row 0, pixel 0 is a background pixel: (0 - mean) / std.
-    assert_eq!(s.train.x[[0, 0]], -full.mean / full.std);
+    assert_eq!(s.train.x[0], -full.mean / full.std);
     assert_eq!(s.train.labels[..5], m.train.labels[..5]);
     assert_eq!(s.val.labels, m.test.labels);
     let sub = split::<f32>(&m, 20000, 10000, NormStats::TrainSubset).unwrap();
@@ -51,16 +53,16 @@ fn loads_mnist_with_2021_split_and_statistics() {
 fn evaluation_groups_hold_each_image_once_with_similar_ones() {
     let m = Mnist::load(&mnist_dir()).unwrap();
     let s = split::<f32>(&m, 1001, 10, NormStats::FullTrain).unwrap();
-    let sp = &s.train.sparse;
+    let (sp, rows) = (&s.train.sparse.groups, &s.train.sparse.rows);
     let raw = |i: usize| &m.train.images.data[i * 784..(i + 1) * 784];
     let mut seen = vec![0; 1001];
-    for (j, members) in sp.group_images.iter().enumerate() {
+    for (j, members) in sp.images.iter().enumerate() {
         // Group j lies in the window of image GROUP * j: aligned windows of GROUP_WINDOW images.
         let window = |i: u32| i as usize / GROUP_WINDOW;
         let mut pixels = vec![[0u8; GROUP]; 784];
         for k in sp.group_ptr[j]..sp.group_ptr[j + 1] {
-            assert_ne!(sp.group_bytes[k], [0; GROUP], "group {j} stores a pixel zero in all its images");
-            pixels[sp.group_cols[k] as usize] = sp.group_bytes[k];
+            assert_ne!(sp.bytes[k], [0; GROUP], "group {j} stores a pixel zero in all its images");
+            pixels[sp.cols[k] as usize] = sp.bytes[k];
         }
         for (g, &i) in members.iter().enumerate() {
             let image: Vec<u8> = pixels.iter().map(|v| v[g]).collect();
@@ -76,10 +78,10 @@ fn evaluation_groups_hold_each_image_once_with_similar_ones() {
     assert!(seen.iter().all(|&n| n == 1), "every image in exactly one group");
     // 1001 = 5 windows of 200 + 1 image: it is alone in the last group.
     let alone: [u32; GROUP] = std::array::from_fn(|g| if g == 0 { 1000 } else { NO_IMAGE });
-    assert_eq!(sp.group_images.last(), Some(&alone));
+    assert_eq!(sp.images.last(), Some(&alone));
     // Similar images share pixels: the groups hold far fewer entries than the images' non-zeros
     // (groups of consecutive images would hold 77% (pairs) or 60% (four) on MNIST).
-    let ratio = sp.group_cols.len() as f64 / sp.cols.len() as f64;
+    let ratio = sp.cols.len() as f64 / rows.cols.len() as f64;
     let bound = if GROUP == 4 { 0.45 } else { 0.68 };
     assert!(ratio < bound, "groups of {GROUP} hold {ratio} of the non-zeros");
 }

@@ -3,17 +3,18 @@
 
 use std::path::Path;
 
+use mlp::config::NormStats;
 use mlp::config::{layer_sizes, ActivationKind, InitKind};
-use mlp::data::{split, Mnist, NormStats};
-use mlp::gradcheck::gradient_check;
-use mlp::model::Mlp;
+use mlp::data::{split, Mnist};
+use mlp::nn::{Mlp, Plan};
 use mlp::rng::XoshiroRng;
+use mlp::tools::gradcheck::gradient_check;
 
 fn check(hidden: &[usize], act: ActivationKind) {
     let m = Mnist::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")).unwrap();
     let data = split::<f64>(&m, 100, 0, NormStats::FullTrain).unwrap().train;
     let mut rng = XoshiroRng::new(1);
-    let model = Mlp::<f64>::init(&layer_sizes(785, hidden), act.into(), InitKind::Uniform, &mut rng);
+    let model = Mlp::<f64>::init(&layer_sizes(785, hidden), act.into(), InitKind::Uniform, Plan::REFERENCE, &mut rng);
     let r = gradient_check(&model, &data, 1e-3, 1);
     let total: usize = model.weights.iter().map(|w| w.len()).sum();
     assert_eq!(r.checked, total);

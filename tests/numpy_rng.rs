@@ -9,8 +9,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use md5::{Digest, Md5};
-use mlp::numpy_rng::NumpyRng;
-use mlp::rng::RunRng;
+use mlp::rng::{NumpyRng, RunRng};
 use serde_json::Value;
 
 fn fixture() -> &'static Value {

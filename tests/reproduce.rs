@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use mlp::reproduce::table_rows;
-use mlp::sweep::collect_runs;
+use mlp::experiment::reproduce::table_rows;
+use mlp::experiment::summary::collect_runs;
 
 #[test]
 #[ignore = "needs results/report from `make reproduce` (several minutes)"]

@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 use mlp::config::ActivationKind;
 use mlp::data::Mnist;
 use mlp::error::TrainError;
-use mlp::output::Summary;
-use mlp::run::RunOptions;
-use mlp::sweep::{collect_runs, execute, RunStatus, Sweep};
+use mlp::experiment::executor::{execute, recorded_config, RunStatus};
+use mlp::experiment::run::RunOptions;
+use mlp::experiment::summary::{collect_runs, summary_markdown, summary_row};
+use mlp::experiment::sweep_file::Sweep;
+use mlp::train::log::Summary;
 
 fn mnist() -> Mnist {
     Mnist::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")).unwrap()
@@ -159,7 +161,7 @@ fn rerun_skips_finished_runs_redoes_interrupted_ones_and_refuses_conflicts() {
     let err = execute(&changed.runs, &m, out.path(), 2, &opts(), &|_, _| {}).unwrap_err();
     assert!(matches!(err, TrainError::Conflict { .. }), "{err}");
     let first = out.path().join(&sweep.runs[0].id);
-    assert_eq!(mlp::sweep::recorded_config(&first).unwrap().epochs, 1);
+    assert_eq!(recorded_config(&first).unwrap().epochs, 1);
 }
 
 #[test]
@@ -172,8 +174,8 @@ fn summary_groups_seeds_of_one_run_but_not_runs_that_share_a_config() {
         best_val_loss: Some(0.5),
         final_train_loss: 0.1,
         final_train_acc: acc,
-        final_val_loss: 0.2,
-        final_val_acc: acc,
+        final_val_loss: Some(0.2),
+        final_val_acc: Some(acc),
         train_wall_s: 1.0,
         restored_best: false,
     };
@@ -184,9 +186,49 @@ fn summary_groups_seeds_of_one_run_but_not_runs_that_share_a_config() {
         ("grid-s1".to_string(), seeded(1), s(0.8)),
         ("grid-s2".to_string(), seeded(2), s(0.9)),
     ];
-    let md = mlp::sweep::summary_markdown(&runs);
+    let md = summary_markdown(&runs);
     let rows: Vec<&str> = md.lines().skip(2).collect();
     assert_eq!(rows.len(), 3, "{md}");
     assert!(rows[0].starts_with("| all | 1 |") && rows[1].starts_with("| 4-64 | 1 |"), "{md}");
     assert!(rows[2].starts_with("| grid | 2 |") && rows[2].contains("0.8500 ± 0.0707"), "{md}");
+}
+
+#[test]
+fn summary_columns_keep_their_order_and_carry_every_knob() {
+    let cfg = mlp::config::TrainConfig::default();
+    let s = Summary {
+        stop_epoch: None,
+        steps: 10,
+        best_step: None,
+        best_val_loss: None,
+        final_train_loss: 0.1,
+        final_train_acc: 0.9,
+        final_val_loss: None,
+        final_val_acc: None,
+        train_wall_s: 1.0,
+        restored_best: false,
+    };
+    let row = summary_row("r", &cfg, &s);
+    let header: Vec<&str> = row.iter().map(|(k, _)| k.as_str()).collect();
+    // The columns as first published, then the knobs added since: only ever appended.
+    let first = "run,hidden,activation,init,lr,momentum,batch_size,epochs,patience,early_stopping,checks_per_epoch,validation,restore_best,seed,rng,precision,train_size,val_size,norm_stats,stop_epoch,steps,best_step,best_val_loss,final_train_loss,final_train_acc,final_val_loss,final_val_acc,train_wall_s";
+    assert_eq!(header[..28].join(","), first);
+    assert_eq!(header[28..], ["kernels", "first_layer"]);
+    for key in mlp::config::Overrides::keys() {
+        assert!(header.contains(&key.as_str()), "summary lacks the knob {key}");
+    }
+    let value = |k: &str| row.iter().find(|(h, _)| h == k).unwrap().1.clone();
+    assert_eq!(
+        (value("hidden"), value("lr"), value("stop_epoch"), value("final_val_loss")),
+        ("64".into(), "0.1".into(), String::new(), String::new())
+    );
+}
+
+#[test]
+fn hostile_run_names_are_refused_naming_the_entry() {
+    for name in ["../escaped", "a/b", ".", "..", "", "x y", "summary\n"] {
+        let text = format!("[[run]]\nname = {name:?}\npreset = \"all\"\n");
+        let err = Sweep::parse(&text, "bad").unwrap_err();
+        assert!(err.contains("[[run]] #1") && err.contains("not allowed"), "{name:?}: {err}");
+    }
 }

@@ -3,12 +3,17 @@
 
 use std::path::{Path, PathBuf};
 
-use mlp::config::{ActivationKind, FirstLayer, InitKind, Precision, TrainConfig};
-use mlp::data::{split, Mnist, NormStats};
+use mlp::config::{ActivationKind, FirstLayer, InitKind, Kernels, NormStats, Precision, RunConfig, TrainConfig};
+use mlp::data::{split, Mnist};
 use mlp::error::TrainError;
-use mlp::output::{NullSink, Summary};
-use mlp::run::{run_to_dir, RunOptions};
+use mlp::experiment::run::{run_to_dir, RunOptions};
+use mlp::nn::Plan;
+use mlp::train::log::{NullSink, Summary};
 use mlp::train::train;
+
+fn valid(cfg: TrainConfig) -> RunConfig {
+    cfg.validate().unwrap()
+}
 
 fn mnist() -> Mnist {
     Mnist::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")).unwrap()
@@ -46,8 +51,8 @@ fn two_epochs_on_2000_images_exceed_85_percent_in_both_precisions() {
     let m = mnist();
     for precision in [Precision::F64, Precision::F32] {
         let dir = tempfile::tempdir().unwrap();
-        let s = run_to_dir(&small(precision), &m, dir.path(), &opts()).unwrap();
-        assert!(s.final_val_acc > 0.85, "{precision:?}: {s:?}");
+        let s = run_to_dir(&valid(small(precision)), &m, dir.path(), &opts()).unwrap();
+        assert!(s.final_val_acc.unwrap() > 0.85, "{precision:?}: {s:?}");
         assert_eq!(s.steps, 2 * 62);
         assert_eq!(s.stop_epoch, None);
         // 62 steps per epoch, a check every 12 steps: 0, 12, ..., 120 -> 11 checks.
@@ -79,9 +84,9 @@ fn same_seed_gives_identical_logs_and_another_seed_does_not() {
         ..small(Precision::F32)
     };
     let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    run_to_dir(&cfg, &m, dirs[0].path(), &opts()).unwrap();
-    run_to_dir(&cfg, &m, dirs[1].path(), &opts()).unwrap();
-    run_to_dir(&TrainConfig { seed: 2, ..cfg.clone() }, &m, dirs[2].path(), &opts()).unwrap();
+    run_to_dir(&valid(cfg.clone()), &m, dirs[0].path(), &opts()).unwrap();
+    run_to_dir(&valid(cfg.clone()), &m, dirs[1].path(), &opts()).unwrap();
+    run_to_dir(&valid(TrainConfig { seed: 2, ..cfg.clone() }), &m, dirs[2].path(), &opts()).unwrap();
     let steps = |d: &tempfile::TempDir| std::fs::read(d.path().join("steps.csv")).unwrap();
     assert_eq!(steps(&dirs[0]), steps(&dirs[1]));
     assert_eq!(checks_without_time(dirs[0].path()), checks_without_time(dirs[1].path()));
@@ -105,7 +110,7 @@ fn early_stopping_fires_patience_checks_after_the_best_and_restore_best_works() 
         precision: Precision::F32,
         ..TrainConfig::default()
     };
-    let out = train::<f32>(&cfg, &splits, &mut NullSink).unwrap();
+    let out = train::<f32>(&valid(cfg.clone()), &splits, &mut NullSink).unwrap();
     let s = out.summary;
     let stop = s.stop_epoch.expect("stops early");
     let best = s.best_step.unwrap();
@@ -115,10 +120,11 @@ fn early_stopping_fires_patience_checks_after_the_best_and_restore_best_works() 
     assert_eq!(s.steps, stop * 31 + 1);
     assert!(!s.restored_best);
 
-    let restored = train::<f32>(&TrainConfig { restore_best: true, ..cfg }, &splits, &mut NullSink).unwrap().summary;
+    let restored =
+        train::<f32>(&valid(TrainConfig { restore_best: true, ..cfg }), &splits, &mut NullSink).unwrap().summary;
     assert!(restored.restored_best);
     assert_eq!(restored.best_val_loss, s.best_val_loss);
-    assert!((restored.final_val_loss - s.best_val_loss.unwrap()).abs() < 1e-6, "{restored:?}");
+    assert!((restored.final_val_loss.unwrap() - s.best_val_loss.unwrap()).abs() < 1e-6, "{restored:?}");
 }
 
 #[test]
@@ -127,7 +133,7 @@ fn a_diverging_run_stops_with_an_error_and_keeps_its_logs() {
     let dir = tempfile::tempdir().unwrap();
     // Weights overflow to inf after the first update, so the next loss is NaN.
     let cfg = TrainConfig { lr: 1e307, ..small(Precision::F64) };
-    let err = run_to_dir(&cfg, &m, dir.path(), &opts()).unwrap_err();
+    let err = run_to_dir(&valid(cfg), &m, dir.path(), &opts()).unwrap_err();
     assert!(matches!(err, TrainError::Diverged { .. }), "{err}");
     assert!(err.to_string().contains("diverged"), "{err}");
     assert!(!dir.path().join("summary.json").exists());
@@ -141,12 +147,12 @@ fn a_finished_run_is_never_overwritten_without_force() {
     let m = mnist();
     let dir = tempfile::tempdir().unwrap();
     let cfg = TrainConfig { epochs: 1, train_size: 320, val_size: 100, ..TrainConfig::default() };
-    let first = run_to_dir(&cfg, &m, dir.path(), &opts()).unwrap();
-    let err = run_to_dir(&TrainConfig { seed: 9, ..cfg.clone() }, &m, dir.path(), &opts()).unwrap_err();
+    let first = run_to_dir(&valid(cfg.clone()), &m, dir.path(), &opts()).unwrap();
+    let err = run_to_dir(&valid(TrainConfig { seed: 9, ..cfg.clone() }), &m, dir.path(), &opts()).unwrap_err();
     assert!(matches!(err, TrainError::OutputExists { .. }), "{err}");
     assert_eq!(read_summary(dir.path()), first);
     let forced = RunOptions { force: true, ..opts() };
-    let second = run_to_dir(&TrainConfig { seed: 9, ..cfg }, &m, dir.path(), &forced).unwrap();
+    let second = run_to_dir(&valid(TrainConfig { seed: 9, ..cfg }), &m, dir.path(), &forced).unwrap();
     assert_eq!(read_summary(dir.path()), second);
 }
 
@@ -170,24 +176,30 @@ fn nonsense_hyperparameters_are_rejected_before_training() {
 }
 
 #[test]
-fn sparse_and_dense_first_layers_train_the_same_model() {
+fn reference_fast_and_every_first_layer_train_the_same_model() {
     let m = mnist();
     let splits = split::<f64>(&m, 2000, 2000, NormStats::FullTrain).unwrap();
     // Momentum takes the sparse gradient then the update; plain SGD the fused sparse step. The
-    // fast paths also use the polynomial e^x, the dense path libm's.
+    // fast paths also use the polynomial e^x and the transposed-copy input gradient.
     for (momentum, lr) in [(0.9, 0.02), (0.0, 0.1)] {
-        let run = |first_layer| {
-            let cfg = TrainConfig { first_layer, momentum, lr, hidden: vec![64], ..small(Precision::F64) };
-            train::<f64>(&cfg, &splits, &mut NullSink).unwrap()
+        let run = |kernels, first_layer| {
+            let cfg = TrainConfig { kernels, first_layer, momentum, lr, hidden: vec![64], ..small(Precision::F64) };
+            train::<f64>(&valid(cfg), &splits, &mut NullSink).unwrap()
         };
-        let dense = run(FirstLayer::Dense);
-        for other in [run(FirstLayer::Sparse), run(FirstLayer::Auto)] {
-            for (a, b) in dense.model.weights.iter().zip(&other.model.weights) {
+        let reference = run(Kernels::Reference, FirstLayer::Auto);
+        let others = [
+            run(Kernels::Fast, FirstLayer::Auto),
+            run(Kernels::Fast, FirstLayer::Sparse),
+            run(Kernels::Fast, FirstLayer::Dense),
+            run(Kernels::Reference, FirstLayer::Sparse),
+        ];
+        for other in others {
+            for (a, b) in reference.model.weights.iter().zip(&other.model.weights) {
                 let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
-                assert!(worst < 1e-9, "weights differ by {worst}");
+                assert!(worst < 1e-9, "{:?}: weights differ by {worst}", other.model.plan);
             }
-            let (d, s) = (&dense.summary, other.summary);
-            assert!((d.final_val_loss - s.final_val_loss).abs() < 1e-10, "{d:?} vs {s:?}");
+            let (d, s) = (&reference.summary, other.summary);
+            assert!((d.final_val_loss.unwrap() - s.final_val_loss.unwrap()).abs() < 1e-10, "{d:?} vs {s:?}");
             assert_eq!((d.final_val_acc, d.final_train_acc), (s.final_val_acc, s.final_train_acc));
         }
     }
@@ -200,12 +212,14 @@ fn sparse_and_dense_evaluation_agree_on_odd_sized_sets() {
     // (a group with three blanks).
     let splits = split::<f64>(&m, 1001, 1001, NormStats::FullTrain).unwrap();
     let cfg = TrainConfig { epochs: 1, train_size: 1001, validation: false, ..small(Precision::F64) };
-    let mut model = train::<f64>(&cfg, &splits, &mut NullSink).unwrap().model;
-    let mut on = |first_layer| {
-        model.first_layer = first_layer;
-        (model.evaluate(&splits.train), model.evaluate(&splits.val))
+    let mut model = train::<f64>(&valid(cfg), &splits, &mut NullSink).unwrap().model;
+    let mut on = |plan| {
+        model.plan = plan;
+        (model.evaluate(&splits.train).unwrap(), model.evaluate(&splits.val).unwrap())
     };
-    let (dense, sparse) = (on(FirstLayer::Dense), on(FirstLayer::Sparse));
+    let sizes = [785, 64, 10];
+    let grouped = Plan::resolve(Kernels::Reference, FirstLayer::Sparse, Precision::F64, &sizes, false);
+    let (dense, sparse) = (on(Plan::REFERENCE), on(grouped));
     for (d, s) in [(dense.0, sparse.0), (dense.1, sparse.1)] {
         assert!((d.loss - s.loss).abs() < 1e-12, "{d:?} vs {s:?}");
         assert_eq!(d.correct, s.correct);
@@ -217,7 +231,7 @@ fn evaluation_does_not_depend_on_the_thread_count() {
     let m = mnist();
     let splits = split::<f32>(&m, 20000, 10000, NormStats::FullTrain).unwrap();
     let cfg = TrainConfig { epochs: 1, train_size: 20000, validation: false, ..small(Precision::F32) };
-    let model = train::<f32>(&cfg, &splits, &mut NullSink).unwrap().model;
+    let model = train::<f32>(&valid(cfg), &splits, &mut NullSink).unwrap().model;
     let on = |threads| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| (model.evaluate(&splits.train), model.evaluate(&splits.val)))
@@ -225,4 +239,15 @@ fn evaluation_does_not_depend_on_the_thread_count() {
     let one = on(1);
     assert_eq!(one, on(2));
     assert_eq!(one, on(3));
+}
+
+#[test]
+#[should_panic(expected = "exactly one batch")]
+fn a_short_batch_is_refused_not_truncated() {
+    let m = mnist();
+    let splits = split::<f64>(&m, 64, 10, NormStats::FullTrain).unwrap();
+    let cfg = valid(small(Precision::F64));
+    let mut model = mlp::train::init_model::<f64>(&cfg, 785, &mut mlp::rng::XoshiroRng::new(1));
+    let mut stepper = mlp::train::stepper::Stepper::new(&model, 32, 0.1, 0.0);
+    stepper.step(&mut model, &splits.train, &(0..31).collect::<Vec<u32>>());
 }

@@ -49,8 +49,10 @@ impl Transpose {
 
 /// `c (m x n) = alpha * op(a) (m x k) * op(b) (k x n) + beta * c`, all row-major and contiguous.
 ///
-/// `a` is stored as (m x k), or (k x m) when `ta` is [`Transpose::Yes`]; likewise `b`.
-/// Panics if a slice is shorter than its shape needs (a programming error, never data-driven).
+/// `a` is stored as (m x k), or (k x m) when `ta` is [`Transpose::Yes`]; likewise `b`. With k = 0
+/// the product is empty: c becomes beta * c (exactly 0 when beta is 0, as BLAS defines it).
+/// Panics if a slice is shorter than its shape needs or a dimension exceeds OpenBLAS's 32-bit
+/// range (programming errors, never data-driven).
 #[allow(clippy::too_many_arguments)]
 pub fn gemm<T: Scalar>(
     ta: Transpose,
@@ -70,9 +72,19 @@ pub fn gemm<T: Scalar>(
     if m == 0 || n == 0 {
         return;
     }
+    if k == 0 {
+        // OpenBLAS would read a and b through leading dimensions of at least 1: never call it.
+        let c = &mut c[..m * n];
+        if beta == T::ZERO {
+            c.fill(T::ZERO);
+        } else {
+            c.iter_mut().for_each(|c| *c *= beta);
+        }
+        return;
+    }
     let lda = if ta == Transpose::No { k } else { m };
     let ldb = if tb == Transpose::No { n } else { k };
-    let dim = |x: usize| i32::try_from(x.max(1)).expect("gemm dimension exceeds i32");
+    let dim = |x: usize| i32::try_from(x).expect("gemm dimension exceeds i32");
     // SAFETY: the asserts above guarantee every access stays inside the slices.
     unsafe {
         T::cblas_gemm(
@@ -133,6 +145,17 @@ mod tests {
     fn gemm_rejects_short_operand() {
         let mut c = [0.0f64; 4];
         gemm(Transpose::No, Transpose::No, 2, 2, 2, 1.0, &[0.0; 4], &[0.0; 3], 0.0, &mut c);
+    }
+
+    #[test]
+    fn gemm_with_k_zero_scales_c_by_beta_and_reads_nothing() {
+        let empty: [f64; 0] = [];
+        let mut c = [1.0f64, -2.0, 4.0, 8.0, 3.0, 5.0];
+        gemm(Transpose::No, Transpose::Yes, 2, 3, 0, 1.0, &empty, &empty, 0.5, &mut c);
+        assert_eq!(c, [0.5, -1.0, 2.0, 4.0, 1.5, 2.5]);
+        let mut c = [f64::NAN, 1.0, 2.0, 3.0];
+        gemm(Transpose::Yes, Transpose::No, 2, 2, 0, 1.0, &empty, &empty, 0.0, &mut c);
+        assert_eq!(c, [0.0; 4]);
     }
 
     #[test]

@@ -60,9 +60,9 @@ pub fn linear_backward<T: Scalar>(
 }
 
 /// [`linear_backward`] with the input gradient taken from a transposed copy of the weights:
-/// wt (OC, C) <- w^T, then dinp (B, C) = dout @ wt. OpenBLAS runs this NN product about twice as
-/// fast as the NT one at the hidden-layer shape 32x64x64 (`make bench`, gemm hidden_dinp), which
-/// more than pays for the copy.
+/// wt (OC, C) <- w^T, then dinp (B, C) = dout @ wt. OpenBLAS runs this NN product much faster than
+/// the NT one at the hidden-layer shapes of a training step, which more than pays for the copy
+/// (results/bench/BENCHMARKS.md, "Figures behind the code").
 #[allow(clippy::too_many_arguments)]
 pub fn linear_backward_transposed<T: Scalar>(
     dinp: &mut [T],

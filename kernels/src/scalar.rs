@@ -43,21 +43,6 @@ pub trait Scalar:
     /// self * a + b with one rounding (a single FMA instruction where the CPU has one).
     fn mul_add(self, a: Self, b: Self) -> Self;
 
-    /// Columns per block of [`crate::grouped`]'s AVX-512 kernel: a group's accumulators fill 16
-    /// 512-bit registers (64 in f32, 32 in f64).
-    const GROUP_WIDE_COLS: usize;
-
-    /// acc (GROUP, GROUP_WIDE_COLS) += the group's entries times their weight rows: the AVX-512
-    /// block of [`crate::grouped::grouped_forward`]. Only called in builds with AVX-512F.
-    fn accumulate_group_wide(
-        acc: &mut [Self],
-        cols: &[u32],
-        bytes: &[[u8; crate::grouped::GROUP]],
-        table: &[Self; 256],
-        w: &[Self],
-        oc: usize,
-    );
-
     /// Raw row-major CBLAS GEMM for this type.
     ///
     /// # Safety
@@ -82,10 +67,9 @@ pub trait Scalar:
 }
 
 macro_rules! impl_scalar {
-    ($t:ty, $name:literal, $gemm:ident, $exp_fast:path, $group_cols:literal, $group_wide:ident) => {
+    ($t:ty, $name:literal, $gemm:ident, $exp_fast:path) => {
         impl Scalar for $t {
             const NAME: &'static str = $name;
-            const GROUP_WIDE_COLS: usize = $group_cols;
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             #[inline(always)]
@@ -132,23 +116,6 @@ macro_rules! impl_scalar {
             fn mul_add(self, a: Self, b: Self) -> Self {
                 <$t>::mul_add(self, a, b)
             }
-            #[inline(always)]
-            fn accumulate_group_wide(
-                acc: &mut [Self],
-                cols: &[u32],
-                bytes: &[[u8; crate::grouped::GROUP]],
-                table: &[Self; 256],
-                w: &[Self],
-                oc: usize,
-            ) {
-                #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
-                crate::avx512::$group_wide(acc, cols, bytes, table, w, oc);
-                #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
-                {
-                    let _ = (acc, cols, bytes, table, w, oc);
-                    unreachable!("no AVX-512 kernel in this build");
-                }
-            }
             unsafe fn cblas_gemm(
                 ta: CBLAS_TRANSPOSE,
                 tb: CBLAS_TRANSPOSE,
@@ -171,5 +138,5 @@ macro_rules! impl_scalar {
     };
 }
 
-impl_scalar!(f32, "f32", cblas_sgemm, crate::fastmath::exp_f32, 64, group_f32);
-impl_scalar!(f64, "f64", cblas_dgemm, crate::fastmath::exp_f64, 32, group_f64);
+impl_scalar!(f32, "f32", cblas_sgemm, crate::fastmath::exp_f32);
+impl_scalar!(f64, "f64", cblas_dgemm, crate::fastmath::exp_f64);

@@ -3,13 +3,13 @@
 //! portable loops stays at 256 bits on these CPUs (LLVM's tuning for them), and the
 //! register-resident accumulators of a group need the 32 512-bit registers. The kernel does the
 //! same FMAs in the same order as the portable loop (a test checks equal bits), reached through
-//! [`crate::Scalar`] so the generic code can call the one for its type.
+//! [`super::GroupBlock`] so the generic code can call the one for its type.
 
 /// Whether this build has the AVX-512 kernel.
 pub const HAS_WIDE_KERNEL: bool = cfg!(all(target_arch = "x86_64", target_feature = "avx512f"));
 
 /// acc (GROUP, COLS) += sum over the group's entries (p, v) of table[v[g]] * w[p * oc..][..COLS]:
-/// the block of `crate::grouped::grouped_forward`.
+/// the block of `super::grouped_forward`.
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 macro_rules! group_kernel {
     ($name:ident, $t:ty, $cols:literal, $lanes:literal, $v:ty, $load:ident, $store:ident, $splat:ident, $fmadd:ident) => {
@@ -50,7 +50,7 @@ macro_rules! group_kernel {
 
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 mod kernels {
-    use crate::grouped::GROUP;
+    use crate::sparse::grouped::GROUP;
     use std::arch::x86_64::*;
 
     group_kernel!(group_f32, f32, 64, 16, __m512, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps);
@@ -58,4 +58,4 @@ mod kernels {
 }
 
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
-pub(crate) use kernels::{group_f32, group_f64};
+pub(super) use kernels::{group_f32, group_f64};

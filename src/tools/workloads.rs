@@ -11,14 +11,13 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{FirstLayer, InitKind, Precision, TrainConfig};
-use crate::data::{self, Mnist, NormStats, Splits};
+use crate::config::{FirstLayer, Kernels, NormStats, Precision, RunConfig, TrainConfig};
+use crate::data::{self, Mnist, Splits};
 use crate::error::TrainError;
-use crate::model::Mlp;
-use crate::output::NullSink;
 use crate::rng::XoshiroRng;
-use crate::train::train;
-use kernels::Scalar;
+use crate::train::log::NullSink;
+use crate::train::{init_model, train};
+use kernels::Element;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -31,7 +30,7 @@ pub enum Workload {
 
 impl Workload {
     /// The training configuration of W1, W2 and W4 (W3 uses its layer sizes only).
-    pub fn config(self, precision: Precision, first_layer: FirstLayer) -> TrainConfig {
+    pub fn config(self, precision: Precision, kernels: Kernels, first_layer: FirstLayer) -> RunConfig {
         TrainConfig {
             hidden: if self == Workload::W2 { vec![64; 10] } else { vec![64] },
             epochs: 1,
@@ -40,30 +39,32 @@ impl Workload {
             validation: self == Workload::W4,
             early_stopping: false,
             precision,
+            kernels,
             first_layer,
             ..TrainConfig::default()
         }
+        .validate()
+        .expect("the workloads are valid")
     }
 }
 
 /// The full training file for training and the test file for validation.
-pub fn splits<T: Scalar>(mnist: &Mnist) -> Result<Splits<T>, TrainError> {
+pub fn splits<T: Element>(mnist: &Mnist) -> Result<Splits<T>, TrainError> {
     Ok(data::split::<T>(mnist, 60000, 10000, NormStats::FullTrain)?)
 }
 
 /// Runs `w` once on prepared data and returns its wall time in seconds (data preparation
 /// excluded).
-pub fn run_once<T: Scalar>(
+pub fn run_once<T: Element>(
     w: Workload,
     splits: &Splits<T>,
     precision: Precision,
+    kernels: Kernels,
     first_layer: FirstLayer,
 ) -> Result<f64, TrainError> {
-    let cfg = w.config(precision, first_layer);
+    let cfg = w.config(precision, kernels, first_layer);
     if w == Workload::W3 {
-        let sizes = cfg.layer_sizes(splits.train.dim());
-        let mut model = Mlp::<T>::init(&sizes, cfg.activation.into(), InitKind::Uniform, &mut XoshiroRng::new(1));
-        model.first_layer = cfg.first_layer;
+        let model = init_model::<T>(&cfg, splits.train.dim(), &mut XoshiroRng::new(1));
         let start = Instant::now();
         let a = model.evaluate(&splits.train);
         let b = model.evaluate(&splits.val);

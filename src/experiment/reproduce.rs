@@ -5,11 +5,11 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::presets::{self, Preset, ReportRow};
+use super::sweep_file::RunSpec;
 use crate::config::TrainConfig;
 use crate::error::TrainError;
-use crate::output::Summary;
-use crate::presets::{self, Preset, ReportRow};
-use crate::sweep::RunSpec;
+use crate::train::log::Summary;
 
 /// The runs of the report, one per preset of [`presets::REPRODUCE`], named after the preset.
 pub fn runs() -> Vec<RunSpec> {
@@ -72,10 +72,10 @@ fn compare(p: &Preset, c: &TrainConfig, s: &Summary) -> String {
         if !accuracy_matches(s.final_train_acc, c.train_size, train_acc) {
             wrong.push("train acc");
         }
-        if !matches_truncated(s.final_val_loss, val_loss) {
+        if !s.final_val_loss.is_some_and(|l| matches_truncated(l, val_loss)) {
             wrong.push("val loss");
         }
-        if !accuracy_matches(s.final_val_acc, c.val_size, val_acc) {
+        if !s.final_val_acc.is_some_and(|a| accuracy_matches(a, c.val_size, val_acc)) {
             wrong.push("val acc");
         }
     } else if let Some(e) = p.report_stop_epoch {
@@ -106,8 +106,8 @@ pub fn table_rows(runs: &[(String, TrainConfig, Summary)]) -> Vec<TableRow> {
                 stop_epoch: s.stop_epoch,
                 train_loss: s.final_train_loss,
                 train_acc: s.final_train_acc,
-                val_loss: s.final_val_loss,
-                val_acc: s.final_val_acc,
+                val_loss: s.final_val_loss.unwrap_or(f64::NAN),
+                val_acc: s.final_val_acc.unwrap_or(f64::NAN),
                 report_stop_epoch: r.map(|r| r.stop_epoch).or(p.report_stop_epoch),
                 report_train_loss: field(|r| r.train_loss),
                 report_train_acc: field(|r| r.train_acc),

@@ -1,7 +1,7 @@
 //! The runs of the 2021 study as named presets (spec section 8), with the values the report
 //! printed for them.
 
-use crate::config::{ActivationKind, InitKind, TrainConfig};
+use crate::config::{ActivationKind, InitKind, Kernels, Overrides, Precision, RngKind, RunConfig, TrainConfig};
 
 /// One run of the study: what it changes relative to the basic model.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -95,41 +95,45 @@ pub fn names() -> Vec<&'static str> {
 }
 
 impl Preset {
-    /// Sets the knobs this preset defines: hidden sizes, activation, init, lr and momentum.
-    pub fn apply(&self, cfg: &mut TrainConfig) {
-        cfg.hidden = self.hidden.to_vec();
-        cfg.activation = if self.improved_sigmoid { ActivationKind::Improved } else { ActivationKind::Sigmoid };
-        cfg.init = if self.improved_init { InitKind::Normal } else { InitKind::Uniform };
-        (cfg.lr, cfg.momentum) = if self.momentum { (MOMENTUM_LR, GAMMA) } else { (0.1, 0.0) };
+    /// The knobs this preset defines: hidden sizes, activation, init, lr and momentum.
+    pub fn overrides(&self) -> Overrides {
+        let (lr, momentum) = if self.momentum { (MOMENTUM_LR, GAMMA) } else { (0.1, 0.0) };
+        Overrides {
+            hidden: Some(self.hidden.to_vec()),
+            activation: Some(if self.improved_sigmoid { ActivationKind::Improved } else { ActivationKind::Sigmoid }),
+            init: Some(if self.improved_init { InitKind::Normal } else { InitKind::Uniform }),
+            lr: Some(lr),
+            momentum: Some(momentum),
+            ..Overrides::default()
+        }
     }
 }
 
-/// The reference setting of the study: f64, numpy's stream seeded with 1, the dense (GEMM) first
-/// layer, 20000/10000 split, statistics of the 60000 training images, patience 50, at most 50
-/// epochs.
-pub fn reference_config(preset: &Preset) -> TrainConfig {
-    let mut cfg = TrainConfig {
-        rng: crate::config::RngKind::Numpy,
+/// The reference setting of the study: f64, numpy's stream seeded with 1, the reference kernels
+/// (dense GEMM, libm, gradient then update), 20000/10000 split, statistics of the 60000 training
+/// images, patience 50, at most 50 epochs.
+pub fn reference_config(preset: &Preset) -> RunConfig {
+    let base = TrainConfig {
+        rng: RngKind::Numpy,
         seed: 1,
-        precision: crate::config::Precision::F64,
-        first_layer: crate::config::FirstLayer::Dense,
+        precision: Precision::F64,
+        kernels: Kernels::Reference,
         ..TrainConfig::default()
     };
-    preset.apply(&mut cfg);
-    cfg
+    preset.overrides().applied_to(&base).validate().expect("the presets are valid")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{FirstLayer, Precision, RngKind};
+    use crate::config::FirstLayer;
 
     #[test]
     fn reference_setting_is_the_2021_one() {
         let all = reference_config(find("all").unwrap());
         assert_eq!(
-            (all.rng, all.seed, all.precision, all.first_layer),
-            (RngKind::Numpy, 1, Precision::F64, FirstLayer::Dense)
+            (all.rng, all.seed, all.precision, all.kernels, all.first_layer),
+            (RngKind::Numpy, 1, Precision::F64, Kernels::Reference, FirstLayer::Auto)
         );
         assert_eq!((all.lr, all.momentum, all.hidden.clone()), (MOMENTUM_LR, GAMMA, vec![64]));
         assert_eq!((all.activation, all.init), (ActivationKind::Improved, InitKind::Normal));

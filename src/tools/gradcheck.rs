@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use crate::data::Dataset;
-use crate::model::{Input, Mlp, Workspace};
+use crate::nn::{Input, Mlp, Workspace};
 
 /// Worst disagreement found.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,8 +26,7 @@ impl GradcheckReport {
 }
 
 fn mean_loss(model: &Mlp<f64>, ws: &mut Workspace<f64>, data: &Dataset<f64>) -> f64 {
-    let x = data.x.as_slice().expect("contiguous");
-    model.forward(ws, &Input::Dense(x), &data.labels) / data.len() as f64
+    model.forward(ws, &Input::Dense(&data.x), &data.labels, None) / data.len() as f64
 }
 
 /// Compares backprop's gradient with central differences for every `stride`-th weight of every
@@ -35,9 +34,9 @@ fn mean_loss(model: &Mlp<f64>, ws: &mut Workspace<f64>, data: &Dataset<f64>) -> 
 pub fn gradient_check(model: &Mlp<f64>, data: &Dataset<f64>, eps: f64, stride: usize) -> GradcheckReport {
     let n = data.len();
     let mut ws = Workspace::new(&model.sizes, n);
-    let x = data.x.as_slice().expect("contiguous");
-    model.forward(&mut ws, &Input::Dense(x), &data.labels);
-    model.backward(&mut ws, &Input::Dense(x), &data.labels);
+    let x = Input::Dense(&data.x);
+    model.forward(&mut ws, &x, &data.labels, None);
+    model.backward(&mut ws, &x, &data.labels);
     let grads = ws.grads;
 
     // rayon runs one weight per worker: one OpenBLAS thread each, never oversubscribed.
@@ -50,13 +49,12 @@ pub fn gradient_check(model: &Mlp<f64>, data: &Dataset<f64>, eps: f64, stride: u
         .map_init(
             || (model.clone(), Workspace::new(&model.sizes, n)),
             |(m, ws), &(l, e)| {
-                let w = m.weights[l].as_slice_mut().expect("contiguous");
-                let orig = w[e];
-                w[e] = orig + eps;
+                let orig = m.weights[l][e];
+                m.weights[l][e] = orig + eps;
                 let plus = mean_loss(m, ws, data);
-                m.weights[l].as_slice_mut().expect("contiguous")[e] = orig - eps;
+                m.weights[l][e] = orig - eps;
                 let minus = mean_loss(m, ws, data);
-                m.weights[l].as_slice_mut().expect("contiguous")[e] = orig;
+                m.weights[l][e] = orig;
                 let approx = (plus - minus) / (2.0 * eps);
                 ((approx - grads[l][e]).abs(), l, e, approx)
             },
@@ -64,7 +62,7 @@ pub fn gradient_check(model: &Mlp<f64>, data: &Dataset<f64>, eps: f64, stride: u
         .collect();
     let &(max_abs_diff, l, e, worst_approx) =
         diffs.iter().max_by(|a, b| a.0.total_cmp(&b.0)).expect("a model has weights");
-    let cols = model.weights[l].ncols();
+    let cols = model.sizes[l + 1];
     GradcheckReport {
         checked: diffs.len(),
         max_abs_diff,

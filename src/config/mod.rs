@@ -1,11 +1,15 @@
-//! The resolved configuration of one training run, validated once before training starts.
+//! The configuration of one training run: every knob, its default (the 2021 basic model), and
+//! validation into [`RunConfig`], the only form training accepts. This module is vocabulary
+//! only: it depends on no other part of the trainer.
+
+mod knobs;
+
+use std::ops::Deref;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::NormStats;
 use crate::error::ConfigError;
-use kernels::layers::{Activation, Math};
-use kernels::Scalar;
+pub use knobs::Overrides;
 
 /// Hidden-layer activation as spelled in flags and files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -15,15 +19,6 @@ pub enum ActivationKind {
     Sigmoid,
     /// 1.7159 * tanh(2z/3) ("improved sigmoid", task 3b).
     Improved,
-}
-
-impl From<ActivationKind> for Activation {
-    fn from(a: ActivationKind) -> Self {
-        match a {
-            ActivationKind::Sigmoid => Activation::Sigmoid,
-            ActivationKind::Improved => Activation::ImprovedSigmoid,
-        }
-    }
 }
 
 /// Weight initialisation, applied to every layer.
@@ -55,54 +50,43 @@ pub enum RngKind {
     Numpy,
 }
 
-/// How the first layer is computed; all give the same results up to float rounding. Dense is the
-/// reference path throughout (libm e^x, gradient then update); the others are the fast path
-/// (vectorised e^x, and with plain SGD the sparse first layer's gradient fused into its update).
+/// Which images the global normalisation mean/std come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum NormStats {
+    /// Every image of the training file (60000 for MNIST), as the 2021 reference did.
+    FullTrain,
+    /// Only the images actually trained on.
+    TrainSubset,
+}
+
+/// Which family of kernels a run uses; both train the same model up to float rounding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kernels {
+    /// Dense OpenBLAS GEMM with transpose flags, libm's e^x, gradient then update: the path that
+    /// reproduces the 2021 numbers bit for bit.
+    Reference,
+    /// The execution plan picks the fastest kernel per layer (sparse pixels, polynomial e^x, fused
+    /// updates).
+    Fast,
+}
+
+/// Expert override of the first layer's kernel alone (training and evaluation); everything else
+/// still follows `kernels`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum FirstLayer {
-    /// Dense OpenBLAS GEMM on the normalised images everywhere (the reference path).
-    Dense,
-    /// Only the non-zero raw pixels plus a rank-one correction, in training steps and evaluation.
-    Sparse,
-    /// Whichever measured faster on this project's 2-core machine (`make bench`): sparse pixels
-    /// in evaluation, and in training steps when the first layer has 64 or more units (32 or more
-    /// in f64).
+    /// As the plan decides (always dense with `kernels = reference`).
     Auto,
+    /// Dense GEMM on the normalised images.
+    Dense,
+    /// The non-zero raw pixels plus a rank-one correction.
+    Sparse,
 }
 
-impl FirstLayer {
-    /// Whether training steps of a first layer of `units` units in precision `T` run on the
-    /// sparse pixels (and need no dense copy of the batch). Auto: where it measured faster
-    /// (`make bench`, steps in us, dense vs sparse): f32 [64] 85 vs 59, [32] 38 vs 37 and
-    /// [60, 60] 104 vs 106 (on par: dense kept); f64 [64] 188 vs 101, [32] 68 vs 62, [60, 60]
-    /// 231 vs 142.
-    pub fn sparse_training<T: Scalar>(self, units: usize) -> bool {
-        let from = if std::mem::size_of::<T>() == 8 { 32 } else { kernels::sparse::WIDE };
-        match self {
-            FirstLayer::Dense => false,
-            FirstLayer::Sparse => true,
-            FirstLayer::Auto => units >= from,
-        }
-    }
-
-    /// The activations' e^x: the C library's on the reference path, the vectorised polynomial
-    /// (within 2 ulp, `kernels::fastmath`) on the fast paths.
-    pub fn math(self) -> Math {
-        if self == FirstLayer::Dense {
-            Math::Libm
-        } else {
-            Math::Fast
-        }
-    }
-
-    /// Whether evaluation uses the sparse kernels.
-    pub fn sparse_evaluation(self) -> bool {
-        self != FirstLayer::Dense
-    }
-}
-
-/// Every knob of a run. Defaults are the 2021 basic model (task 2c).
+/// Every knob of a run. Defaults are the 2021 basic model (task 2c). New knobs go at the end: the
+/// summary's columns follow this order and are only ever appended to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
@@ -131,6 +115,7 @@ pub struct TrainConfig {
     pub train_size: usize,
     pub val_size: usize,
     pub norm_stats: NormStats,
+    pub kernels: Kernels,
     pub first_layer: FirstLayer,
 }
 
@@ -155,6 +140,7 @@ impl Default for TrainConfig {
             train_size: 20000,
             val_size: 10000,
             norm_stats: NormStats::FullTrain,
+            kernels: Kernels::Fast,
             first_layer: FirstLayer::Auto,
         }
     }
@@ -165,8 +151,9 @@ fn invalid(key: &'static str, value: impl ToString, reason: &str) -> ConfigError
 }
 
 impl TrainConfig {
-    /// Checks every value once, before any data is touched.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    /// Checks every value once, before any data is touched; the result is the only form training
+    /// accepts.
+    pub fn validate(self) -> Result<RunConfig, ConfigError> {
         let hidden = || format!("{:?}", self.hidden);
         if self.hidden.is_empty() {
             return Err(invalid("hidden", hidden(), "give at least one hidden layer size, e.g. 64 or 60,60"));
@@ -205,7 +192,7 @@ impl TrainConfig {
         if self.val_size == 0 && self.validation {
             return Err(invalid("val_size", 0, "validation needs at least one image (or disable validation)"));
         }
-        Ok(())
+        Ok(RunConfig(self))
     }
 
     /// Layer widths from input to output: [inputs, hidden..., 10].
@@ -223,13 +210,56 @@ impl TrainConfig {
     }
 }
 
+/// A configuration that passed [`TrainConfig::validate`]: it can only be made that way (also
+/// when read back from a file), so code that holds one never checks again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "TrainConfig", into = "TrainConfig")]
+pub struct RunConfig(TrainConfig);
+
+impl TryFrom<TrainConfig> for RunConfig {
+    type Error = ConfigError;
+    fn try_from(cfg: TrainConfig) -> Result<Self, ConfigError> {
+        cfg.validate()
+    }
+}
+
+impl From<RunConfig> for TrainConfig {
+    fn from(cfg: RunConfig) -> Self {
+        cfg.0
+    }
+}
+
+impl Deref for RunConfig {
+    type Target = TrainConfig;
+    fn deref(&self) -> &TrainConfig {
+        &self.0
+    }
+}
+
+impl RunConfig {
+    /// The same configuration with `change` applied, validated again.
+    pub fn with(&self, change: impl FnOnce(&mut TrainConfig)) -> Result<Self, ConfigError> {
+        let mut cfg = self.0.clone();
+        change(&mut cfg);
+        cfg.validate()
+    }
+}
+
+/// "f32" or "f64", as `kernels::Scalar::NAME` spells the element type.
+pub fn precision_name(p: Precision) -> &'static str {
+    match p {
+        Precision::F32 => "f32",
+        Precision::F64 => "f64",
+    }
+}
+
 /// Output classes (digits).
 pub const CLASSES: usize = 10;
 
 /// Parameters of an MLP with `inputs` inputs (the bias column included): the sum of the weight
-/// matrix sizes, since the only bias is the input's ones column.
-pub fn parameter_count(inputs: usize, hidden: &[usize]) -> usize {
-    layer_sizes(inputs, hidden).windows(2).map(|w| w[0] * w[1]).sum()
+/// matrix sizes, since the only bias is the input's ones column. None when it overflows.
+pub fn parameter_count(inputs: usize, hidden: &[usize]) -> Option<usize> {
+    layer_sizes(inputs, hidden).windows(2).try_fold(0usize, |sum, w| sum.checked_add(w[0].checked_mul(w[1])?))
 }
 
 /// Layer widths from input to output: [inputs, hidden..., 10].
@@ -239,15 +269,22 @@ pub fn layer_sizes(inputs: usize, hidden: &[usize]) -> Vec<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::FirstLayer;
+    use super::*;
 
     #[test]
-    fn auto_trains_sparse_where_it_measured_faster() {
-        let auto = FirstLayer::Auto;
-        assert!(auto.sparse_training::<f32>(64) && auto.sparse_training::<f32>(128));
-        assert!(!auto.sparse_training::<f32>(32) && !auto.sparse_training::<f32>(60));
-        assert!(auto.sparse_training::<f64>(32) && auto.sparse_training::<f64>(60));
-        assert!(!auto.sparse_training::<f64>(16));
-        assert!(FirstLayer::Sparse.sparse_training::<f32>(1) && !FirstLayer::Dense.sparse_training::<f64>(64));
+    fn parameter_counts_are_exact_or_none() {
+        assert_eq!(parameter_count(785, &[64]), Some(785 * 64 + 64 * 10));
+        assert_eq!(parameter_count(785, &[60, 60]), Some(785 * 60 + 60 * 60 + 600));
+        assert_eq!(parameter_count(785, &[1 << 32, 1 << 32]), None);
+        assert_eq!(parameter_count(785, &[usize::MAX]), None);
+    }
+
+    #[test]
+    fn a_run_config_read_from_a_file_is_validated() {
+        let good = serde_json::to_string(&TrainConfig::default().validate().unwrap()).unwrap();
+        assert!(serde_json::from_str::<RunConfig>(&good).is_ok());
+        let bad = good.replace("\"lr\": 0.1", "\"lr\": -1.0").replace("\"lr\":0.1", "\"lr\":-1.0");
+        let err = serde_json::from_str::<RunConfig>(&bad).unwrap_err().to_string();
+        assert!(err.contains("invalid lr"), "{err}");
     }
 }

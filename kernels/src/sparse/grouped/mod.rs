@@ -3,21 +3,75 @@
 //! Evaluation streams every image of a fixed data set through the same weights, and the forward
 //! of [`crate::sparse`] is bound by loading one weight row (OC values) per non-zero pixel. A group
 //! of [`GROUP`] images stored as the union of their non-zero pixels loads each shared pixel's row
-//! once for all of them: with similar images grouped (the data set's job), MNIST needs 39% of the
-//! row loads of one image at a time in groups of four, 63% in pairs. Dimension letters as in
+//! once for all of them. [`GroupedImages::build`] groups similar images; the inner block is
+//! [`portable`]'s loop, or [`avx512`]'s where the build has AVX-512F. Dimension letters as in
 //! [`crate::sparse`].
 
-use crate::avx512::HAS_WIDE_KERNEL;
-use crate::sparse::{column_blocks, tail_blocks, ColumnBlock, MID, NARROW};
+mod avx512;
+mod build;
+mod portable;
+
+pub use avx512::HAS_WIDE_KERNEL;
+pub use build::{GroupedImages, WINDOW};
+
+use super::blocks::{column_blocks, tail_blocks, ColumnBlock, MID, NARROW};
 use crate::Scalar;
 
-/// Images per group: four where the build has the AVX-512 block ([`Scalar::accumulate_group_wide`],
-/// four images' accumulators in 16 of its 32 registers), else two: AVX2 has 16 registers and
-/// groups of four ran slower there than pairs (haswell build, W3 f64 80 vs 49 ms).
+/// Images per group: four where the build has the AVX-512 block (four images' accumulators in 16
+/// of its 32 registers), else two: AVX2 has 16 registers and groups of four ran slower there than
+/// pairs (results/bench/BENCHMARKS.md).
 pub const GROUP: usize = if HAS_WIDE_KERNEL { 4 } else { 2 };
 
 /// A group member that is not there (the last group of a data set may have fewer images).
 pub const NO_IMAGE: u32 = u32::MAX;
+
+/// The per-type column widths of the grouped forward, and its AVX-512 block.
+pub trait GroupBlock: Scalar {
+    /// Columns per block of the AVX-512 block: a group's accumulators fill 16 512-bit registers.
+    const WIDE_COLS: usize;
+    /// Widest block of the portable loop with pairs (16 ymm registers hold a pair's accumulators
+    /// plus a weight row).
+    const PORTABLE_COLS: usize;
+    /// acc (GROUP, WIDE_COLS) += the group's entries times their weight rows. Only called in
+    /// builds with AVX-512F.
+    fn accumulate_wide(
+        acc: &mut [Self],
+        cols: &[u32],
+        bytes: &[[u8; GROUP]],
+        table: &[Self; 256],
+        w: &[Self],
+        oc: usize,
+    );
+}
+
+macro_rules! impl_group_block {
+    ($t:ty, $wide:literal, $portable:expr, $kernel:ident) => {
+        impl GroupBlock for $t {
+            const WIDE_COLS: usize = $wide;
+            const PORTABLE_COLS: usize = $portable;
+            #[inline(always)]
+            fn accumulate_wide(
+                acc: &mut [Self],
+                cols: &[u32],
+                bytes: &[[u8; GROUP]],
+                table: &[Self; 256],
+                w: &[Self],
+                oc: usize,
+            ) {
+                #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+                avx512::$kernel(acc, cols, bytes, table, w, oc);
+                #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
+                {
+                    let _ = (acc, cols, bytes, table, w, oc);
+                    unreachable!("no AVX-512 kernel in this build");
+                }
+            }
+        }
+    };
+}
+
+impl_group_block!(f32, 64, MID, group_f32);
+impl_group_block!(f64, 32, NARROW, group_f64);
 
 /// Images in groups as the union of their non-zero pixels: group j holds images `images[j]`
 /// ([`NO_IMAGE`] for missing ones), `cols[group_ptr[j]..group_ptr[j+1]]` are the pixels non-zero
@@ -33,33 +87,6 @@ pub struct GroupCsr<'a, T> {
     pub table: &'a [T; 256],
 }
 
-/// acc[g][k] += sum over the group's entries (p, v) of table[v[g]] * w[p * oc + k], for one block
-/// of columns. A zero value adds exactly 0, so each image's sum is its own non-zeros', in pixel
-/// order, whichever images share its group.
-#[inline(always)]
-fn accumulate_group<T: Scalar, const N: usize>(
-    acc: &mut [[T; N]; GROUP],
-    cols: &[u32],
-    bytes: &[[u8; GROUP]],
-    table: &[T; 256],
-    w: &[T],
-    oc: usize,
-) {
-    // A local copy stays in registers (through the reference, LLVM stored the accumulators back
-    // to the stack after every entry: 1.6x slower on AVX2).
-    let mut a = *acc;
-    for (&p, v) in cols.iter().zip(bytes) {
-        let wp: &[T; N] = w[p as usize * oc..p as usize * oc + N].try_into().expect("block");
-        let x = v.map(|v| table[v as usize]);
-        for k in 0..N {
-            for g in 0..GROUP {
-                a[g][k] = x[g].mul_add(wp[k], a[g][k]);
-            }
-        }
-    }
-    *acc = a;
-}
-
 /// One group's forward: rows `rows[g]` (when present) of out.
 struct Group<'a, T> {
     out: &'a mut [T],
@@ -72,16 +99,16 @@ struct Group<'a, T> {
     oc: usize,
 }
 
-impl<T: Scalar> ColumnBlock for Group<'_, T> {
+impl<T: GroupBlock> ColumnBlock for Group<'_, T> {
     #[inline(always)]
     fn block<const N: usize>(&mut self, start: usize) {
         let (oc, init): (usize, [T; N]) = (self.oc, self.offset[start..start + N].try_into().expect("block"));
         let mut acc = [init; GROUP];
         let w = &self.w[start..];
-        if HAS_WIDE_KERNEL && N == T::GROUP_WIDE_COLS {
-            T::accumulate_group_wide(acc.as_flattened_mut(), self.cols, self.bytes, self.table, w, oc);
+        if HAS_WIDE_KERNEL && N == T::WIDE_COLS {
+            T::accumulate_wide(acc.as_flattened_mut(), self.cols, self.bytes, self.table, w, oc);
         } else {
-            accumulate_group(&mut acc, self.cols, self.bytes, self.table, w, oc);
+            portable::accumulate_group(&mut acc, self.cols, self.bytes, self.table, w, oc);
         }
         for (acc, r) in acc.iter().zip(self.rows) {
             if let Some(r) = r {
@@ -94,7 +121,7 @@ impl<T: Scalar> ColumnBlock for Group<'_, T> {
 /// Sparse first-layer forward on images `first..first + rows` of `x`, a group at a time:
 /// out (rows, OC) = offset + sum over non-zeros (p, v) of v * W[p], with w (C, OC). The groups
 /// from `first / GROUP` on must hold exactly those images (panics otherwise).
-pub fn grouped_forward<T: Scalar>(
+pub fn grouped_forward<T: GroupBlock>(
     out: &mut [T],
     x: &GroupCsr<T>,
     first: usize,
@@ -105,13 +132,7 @@ pub fn grouped_forward<T: Scalar>(
 ) {
     assert!(first.is_multiple_of(GROUP), "groups start at multiples of {GROUP}");
     assert_eq!(out.len(), rows * oc, "out has one row per image");
-    // The group's accumulators plus a weight row stay in registers: blocks as wide as the
-    // AVX-512 kernel takes, else (pairs, 16 ymm registers) of 32 columns in f32, 16 in f64.
-    let widest = match (HAS_WIDE_KERNEL, std::mem::size_of::<T>()) {
-        (true, _) => T::GROUP_WIDE_COLS,
-        (false, 4) => MID,
-        (false, _) => NARROW,
-    };
+    let widest = if HAS_WIDE_KERNEL { T::WIDE_COLS } else { T::PORTABLE_COLS };
     let row = |i: u32| {
         let r = (i as usize).wrapping_sub(first);
         assert!(r < rows, "group image {i} outside images {first}..{}", first + rows);
@@ -182,7 +203,7 @@ mod tests {
         (ptr, images, cols, bytes, dense)
     }
 
-    fn grouped_matches_dense<T: Scalar>(tol: f64) {
+    fn grouped_matches_dense<T: GroupBlock>(tol: f64) {
         let mut rng = Lcg(29);
         let (mu, sigma) = (33.3, 78.6);
         let table64: [f64; 256] = std::array::from_fn(|v| v as f64 / sigma);
@@ -223,8 +244,8 @@ mod tests {
     #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
     #[test]
     fn wide_kernel_equals_the_portable_loop() {
-        fn check<T: Scalar, const N: usize>() {
-            assert_eq!(N, T::GROUP_WIDE_COLS);
+        fn check<T: GroupBlock, const N: usize>() {
+            assert_eq!(N, T::WIDE_COLS);
             let mut rng = Lcg(31);
             let (p, oc) = (50, N + 7);
             let table: [T; 256] = std::array::from_fn(|v| T::from_f64(v as f64 / 78.6));
@@ -234,9 +255,9 @@ mod tests {
                 cols.iter().map(|&q| std::array::from_fn(|g| ((q as usize * 37 + g * 101) % 256) as u8)).collect();
             let init: Vec<T> = rng.vec(GROUP * N);
             let mut want: [[T; N]; GROUP] = std::array::from_fn(|g| init[g * N..(g + 1) * N].try_into().unwrap());
-            accumulate_group(&mut want, &cols, &bytes, &table, &w[3..], oc);
+            portable::accumulate_group(&mut want, &cols, &bytes, &table, &w[3..], oc);
             let mut got = init.clone();
-            T::accumulate_group_wide(&mut got, &cols, &bytes, &table, &w[3..], oc);
+            T::accumulate_wide(&mut got, &cols, &bytes, &table, &w[3..], oc);
             assert_eq!(got, want.as_flattened());
         }
         check::<f32, 64>();

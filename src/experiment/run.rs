@@ -4,13 +4,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::config::{Precision, TrainConfig};
+use super::progress::WithProgress;
+use super::run_dir::RunWriter;
+use crate::config::{Precision, RunConfig, TrainConfig};
 use crate::data::{self, Mnist, Normalization};
 use crate::error::TrainError;
-use crate::output::{RunWriter, Summary};
-use crate::progress::WithProgress;
-use crate::train::train;
-use kernels::Scalar;
+use crate::nn::Plan;
+use crate::train::log::Summary;
+use crate::train::{plan, train};
+use kernels::Element;
 
 /// How a run is executed (not part of its result).
 #[derive(Debug, Clone)]
@@ -27,6 +29,8 @@ pub struct RunOptions {
 pub struct RunRecord<'a> {
     pub mlp_version: &'static str,
     pub config: &'a TrainConfig,
+    /// The kernels the run executes, resolved from the config.
+    pub plan: Plan,
     pub data_dir: &'a Path,
     pub input_dim: usize,
     pub normalization: Normalization,
@@ -37,24 +41,20 @@ pub struct RunRecord<'a> {
 }
 
 /// Trains `cfg` on `mnist` and writes everything into `out`.
-pub fn run_to_dir(cfg: &TrainConfig, mnist: &Mnist, out: &Path, opts: &RunOptions) -> Result<Summary, TrainError> {
+/// The one place a run's precision picks the element type.
+pub fn run_to_dir(cfg: &RunConfig, mnist: &Mnist, out: &Path, opts: &RunOptions) -> Result<Summary, TrainError> {
     match cfg.precision {
         Precision::F32 => run_typed::<f32>(cfg, mnist, out, opts),
         Precision::F64 => run_typed::<f64>(cfg, mnist, out, opts),
     }
 }
 
-fn run_typed<T: Scalar>(
-    cfg: &TrainConfig,
-    mnist: &Mnist,
-    out: &Path,
-    opts: &RunOptions,
-) -> Result<Summary, TrainError> {
-    cfg.validate()?;
+fn run_typed<T: Element>(cfg: &RunConfig, mnist: &Mnist, out: &Path, opts: &RunOptions) -> Result<Summary, TrainError> {
     let splits = data::split::<T>(mnist, cfg.train_size, cfg.val_size, cfg.norm_stats)?;
     let record = RunRecord {
         mlp_version: env!("CARGO_PKG_VERSION"),
         config: cfg,
+        plan: plan(cfg, splits.train.dim()),
         data_dir: &opts.data_dir,
         input_dim: splits.train.dim(),
         normalization: splits.norm,

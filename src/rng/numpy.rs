@@ -39,7 +39,7 @@
 
 use rand_mt::Mt;
 
-use crate::rng::RunRng;
+use super::RunRng;
 
 /// `2^26`, the weight of the high 27 bits in [`NumpyRng::random_double`].
 const TWO_POW_26: f64 = 67_108_864.0;

@@ -8,6 +8,9 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::config::RngKind;
 
+mod numpy;
+pub use numpy::NumpyRng;
+
 /// What training draws from its random stream.
 pub trait RunRng: Send {
     /// Fills `out` (row-major) with uniform(lo, hi) draws.
@@ -46,6 +49,6 @@ pub fn make_rng(kind: RngKind, seed: u64) -> Box<dyn RunRng> {
     match kind {
         RngKind::Xoshiro => Box::new(XoshiroRng::new(seed)),
         // numpy seeds are 32-bit; larger seeds are rejected by config validation.
-        RngKind::Numpy => Box::new(crate::numpy_rng::NumpyRng::new(seed as u32)),
+        RngKind::Numpy => Box::new(NumpyRng::new(seed as u32)),
     }
 }

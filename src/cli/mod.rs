@@ -1,0 +1,114 @@
+//! The command line: one file per command; this file holds the command list, the flags every
+//! command shares, and the mapping of errors to exit codes.
+
+mod gradcheck;
+mod info;
+mod params;
+mod reproduce;
+mod sweep;
+mod throughput;
+mod train;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use mlp::data::Mnist;
+use mlp::error::{ConfigError, TrainError};
+
+#[derive(Parser)]
+#[command(name = "mlp", version, about = "Fast, faithful MLP trainer for the MNIST 'tricks of the trade' experiments")]
+pub struct Cli {
+    #[command(subcommand)]
+    cmd: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train one model and write its run directory (config.json, steps.csv, checks.csv, summary.json).
+    Train(train::TrainArgs),
+    /// Print the parameter count of a network (weights; the bias is the input's ones column).
+    Params(params::ParamsArgs),
+    /// The assignment's gradient check (tasks 2a and 4c) on [64] and [64,64], both activations.
+    Gradcheck(gradcheck::GradcheckArgs),
+    /// Run a sweep file (TOML) in parallel, resumably; writes results/<sweep>/ and its summaries.
+    Sweep(sweep::SweepArgs),
+    /// Regenerate summary.csv / summary.md from run directories (e.g. to merge shards).
+    Report(sweep::ReportArgs),
+    /// Run the report's experiments in the reference setting and regenerate its results table.
+    Reproduce(reproduce::ReproduceArgs),
+    /// Time a throughput workload (W1-W4, see `mlp::tools::workloads`); prints JSON with every repetition.
+    Throughput(throughput::ThroughputArgs),
+    /// Print the OpenBLAS core and thread count this program runs with.
+    Info,
+}
+
+pub fn execute(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Command::Train(args) => train::run(args),
+        Command::Params(args) => params::run(args),
+        Command::Gradcheck(args) => gradcheck::run(args),
+        Command::Sweep(args) => sweep::run(args),
+        Command::Report(args) => sweep::report(args),
+        Command::Reproduce(args) => reproduce::run(args),
+        Command::Throughput(args) => throughput::run(args),
+        Command::Info => info::run(),
+    }
+}
+
+/// Flags every command that trains or evaluates takes.
+#[derive(Args)]
+struct CommonArgs {
+    /// Directory with the four MNIST-format IDX files (raw or gzipped).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// OpenBLAS threads per process (1 is fastest for batch-32 training).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    blas_threads: u16,
+    /// No progress bar, no log lines.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl CommonArgs {
+    /// The data directory: the flag, else `data/mnist` under the working directory, else the copy
+    /// shipped with the source tree.
+    fn data_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.data_dir {
+            return dir.clone();
+        }
+        let local = PathBuf::from("data/mnist");
+        if local.is_dir() {
+            local
+        } else {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")
+        }
+    }
+
+    /// Sets the OpenBLAS threads; returns (core, threads) and logs them unless quiet.
+    fn setup_blas(&self) -> (String, usize) {
+        let (core, threads) = mlp::tools::blas_setup::configure(self.blas_threads as usize);
+        if !self.quiet {
+            eprintln!("mlp: OpenBLAS core {core}, {threads} thread(s)");
+        }
+        (core, threads)
+    }
+}
+
+fn load(dir: &Path) -> Result<Mnist> {
+    Mnist::load(dir).with_context(|| format!("loading data from {}", dir.display()))
+}
+
+/// Exit code for an error: 2 for a bad hyperparameter (like clap's bad flags), 1 otherwise.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    let config_error = err.chain().any(|e| {
+        e.downcast_ref::<ConfigError>().is_some()
+            || matches!(e.downcast_ref::<TrainError>(), Some(TrainError::Config(_)))
+    });
+    if config_error {
+        2
+    } else {
+        1
+    }
+}

@@ -1,0 +1,121 @@
+//! `mlp sweep` (a sweep file run in parallel, resumably) and `mlp report` (summaries rebuilt from
+//! run directories), plus the runner `mlp reproduce` shares.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use clap::Args;
+
+use super::{load, CommonArgs};
+use mlp::error::ConfigError;
+use mlp::experiment::executor::{execute, RunStatus};
+use mlp::experiment::progress::RunsProgress;
+use mlp::experiment::run::RunOptions;
+use mlp::experiment::summary::{collect_runs, summary_markdown, write_summaries};
+use mlp::experiment::sweep_file::{RunSpec, Sweep};
+
+#[derive(Args)]
+pub struct SweepArgs {
+    /// The sweep file, e.g. experiments/study.toml.
+    file: PathBuf,
+    /// Output directory (default results/<sweep name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Runs in parallel (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Run only shard I of N (1-based), e.g. 2/3.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<(usize, usize)>,
+    /// Repeat every run over seeds 1..=N (ids get a -s<seed> suffix).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    seeds: Option<u32>,
+    /// Redo finished runs and replace runs of a different config.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Sweep directories or run directories.
+    #[arg(required = true)]
+    dirs: Vec<PathBuf>,
+    /// Where to write the summaries (default: the first directory).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn parse_shard(s: &str) -> std::result::Result<(usize, usize), String> {
+    let bad = || format!("expected I/N with 1 <= I <= N, e.g. 2/3; got `{s}`");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if i == 0 || n == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Runs `runs` into `out` with a bar of finished runs and one line per run on stderr.
+pub fn run_all(runs: &[RunSpec], out: &Path, jobs: usize, force: bool, common: &CommonArgs) -> Result<Vec<RunStatus>> {
+    let (blas_core, blas_threads) = common.setup_blas();
+    let dir = common.data_dir();
+    let mnist = load(&dir)?;
+    let opts = RunOptions { data_dir: dir, force, quiet: true, blas_core, blas_threads };
+    let progress = RunsProgress::new(runs.len(), common.quiet);
+    let statuses = execute(runs, &mnist, out, jobs, &opts, &|r, s| progress.done(r, s))?;
+    progress.finish();
+    Ok(statuses)
+}
+
+/// Fails naming the runs that failed, if any.
+pub fn check_failures(runs: &[RunSpec], statuses: &[RunStatus]) -> Result<()> {
+    let failed: Vec<&str> = runs
+        .iter()
+        .zip(statuses)
+        .filter(|(_, s)| matches!(s, RunStatus::Failed(_)))
+        .map(|(r, _)| r.id.as_str())
+        .collect();
+    if !failed.is_empty() {
+        bail!("{} run(s) failed: {}", failed.len(), failed.join(", "));
+    }
+    Ok(())
+}
+
+pub fn run(args: SweepArgs) -> Result<()> {
+    let mut sweep = Sweep::load(&args.file).map_err(|e| ConfigError {
+        key: "sweep file",
+        value: e.file.display().to_string(),
+        reason: e.message,
+    })?;
+    if let Some(n) = args.seeds {
+        sweep = sweep.with_seeds(n as usize);
+    }
+    if let Some((i, n)) = args.shard {
+        sweep = sweep.shard(i, n);
+    }
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&sweep.name));
+    let jobs = args.jobs.unwrap_or_else(default_jobs);
+    let statuses = run_all(&sweep.runs, &out, jobs, args.force, &args.common)?;
+    let runs = collect_runs(std::slice::from_ref(&out));
+    write_summaries(&runs, &out)?;
+    println!("{}", summary_markdown(&runs));
+    println!("summaries: {} and {}", out.join("summary.csv").display(), out.join("summary.md").display());
+    check_failures(&sweep.runs, &statuses)
+}
+
+pub fn report(args: ReportArgs) -> Result<()> {
+    let runs = collect_runs(&args.dirs);
+    if runs.is_empty() {
+        bail!("no finished runs (directories with summary.json) under {:?}", args.dirs);
+    }
+    let out = args.out.unwrap_or_else(|| args.dirs[0].clone());
+    write_summaries(&runs, &out)?;
+    println!("{} runs -> {}", runs.len(), out.join("summary.md").display());
+    Ok(())
+}

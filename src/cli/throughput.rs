@@ -1,0 +1,58 @@
+//! `mlp throughput`: times a benchmark workload and prints JSON.
+
+use anyhow::Result;
+use clap::Args;
+
+use super::{load, CommonArgs};
+use mlp::config::{FirstLayer, Kernels, Precision};
+use mlp::data::Mnist;
+use mlp::tools::workloads::{self, Workload};
+
+#[derive(Args)]
+pub struct ThroughputArgs {
+    #[arg(long, value_enum)]
+    workload: Workload,
+    #[arg(long, value_enum, default_value = "f32")]
+    precision: Precision,
+    #[arg(long, value_enum, default_value = "fast")]
+    kernels: Kernels,
+    #[arg(long, value_enum, default_value = "auto")]
+    first_layer: FirstLayer,
+    /// Timed repetitions (after one untimed warm-up).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    reps: u32,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+pub fn run(args: ThroughputArgs) -> Result<()> {
+    let (core, threads) = args.common.setup_blas();
+    let mnist = load(&args.common.data_dir())?;
+    let seconds = match args.precision {
+        Precision::F32 => time_workload::<f32>(&args, &mnist)?,
+        Precision::F64 => time_workload::<f64>(&args, &mnist)?,
+    };
+    let mut sorted = seconds.clone();
+    sorted.sort_by(f64::total_cmp);
+    let report = serde_json::json!({
+        "workload": args.workload,
+        "precision": args.precision,
+        "kernels": args.kernels,
+        "first_layer": args.first_layer,
+        "blas_core": core,
+        "blas_threads": threads,
+        "seconds": seconds,
+        "median_s": sorted[sorted.len() / 2],
+        "min_s": sorted[0],
+        "max_s": sorted[sorted.len() - 1],
+    });
+    println!("{report}");
+    Ok(())
+}
+
+fn time_workload<T: kernels::Element>(args: &ThroughputArgs, mnist: &Mnist) -> Result<Vec<f64>> {
+    let splits = workloads::splits::<T>(mnist)?;
+    let once = || workloads::run_once(args.workload, &splits, args.precision, args.kernels, args.first_layer);
+    once()?;
+    (0..args.reps).map(|_| Ok(once()?)).collect()
+}

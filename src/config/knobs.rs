@@ -1,0 +1,175 @@
+//! The one list of knobs as optional overrides: `mlp train`'s flags (clap), the keys of a sweep
+//! file's tables (serde), and the presets all produce an [`Overrides`] that is merged onto a
+//! [`TrainConfig`]. A test checks that it names exactly the config's fields.
+
+use serde::{Deserialize, Serialize};
+
+use super::{ActivationKind, FirstLayer, InitKind, Kernels, NormStats, Precision, RngKind, TrainConfig};
+
+/// Values to change in a [`TrainConfig`]; `None` keeps the value underneath.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+#[command(next_help_heading = "Knobs (also the keys of a sweep file)")]
+pub struct Overrides {
+    /// Hidden layer sizes, comma separated, e.g. 64 or 60,60.
+    #[arg(long, value_delimiter = ',')]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<Vec<usize>>,
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activation: Option<ActivationKind>,
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<InitKind>,
+    /// Learning rate.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+    /// Momentum gamma (0 = plain SGD; the study uses 0.9 with lr 0.02).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub momentum: Option<f64>,
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    /// Maximum number of epochs.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<usize>,
+    /// Early-stopping patience, in validation checks.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patience: Option<usize>,
+    /// Stop early (`--early-stopping false` trains all epochs).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<bool>,
+    /// Validation checks per epoch.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks_per_epoch: Option<usize>,
+    /// Validation checks (`--validation false` for throughput runs; final metrics are still computed).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation: Option<bool>,
+    /// Use the weights of the best check for the final metrics.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_best: Option<bool>,
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rng: Option<RngKind>,
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub precision: Option<Precision>,
+    /// Training images: the first N of the training file.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub train_size: Option<usize>,
+    /// Validation images: the last N of the test file.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_size: Option<usize>,
+    /// Images the normalisation mean/std come from.
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub norm_stats: Option<NormStats>,
+    /// Kernel family: reference (bit-faithful 2021 path) or fast (the plan picks per layer).
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernels: Option<Kernels>,
+    /// Expert override of the first layer's kernel only (auto: as the plan decides).
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_layer: Option<FirstLayer>,
+}
+
+/// Applies every `Some` field of `$from` onto `$to`, for the listed fields.
+macro_rules! merge {
+    ($from:expr, $to:expr; $($field:ident),* $(,)?) => {
+        $(if let Some(v) = &$from.$field { $to.$field = v.clone(); })*
+    };
+}
+
+impl Overrides {
+    /// Writes every given value into `cfg`.
+    pub fn apply(&self, cfg: &mut TrainConfig) {
+        merge!(self, cfg;
+            hidden, activation, init, lr, momentum, batch_size, epochs, patience, early_stopping,
+            checks_per_epoch, validation, restore_best, seed, rng, precision, train_size, val_size,
+            norm_stats, kernels, first_layer,
+        );
+    }
+
+    /// `apply` onto a copy of `base`.
+    pub fn applied_to(&self, base: &TrainConfig) -> TrainConfig {
+        let mut cfg = base.clone();
+        self.apply(&mut cfg);
+        cfg
+    }
+
+    /// Every knob set to the value it has in `cfg`.
+    pub fn from_config(cfg: &TrainConfig) -> Self {
+        serde_json::from_value(serde_json::to_value(cfg).expect("plain data")).expect("same keys")
+    }
+
+    /// The snake_case key of every knob, in the config's order.
+    pub fn keys() -> Vec<String> {
+        let all = serde_json::to_value(TrainConfig::default()).expect("plain data");
+        all.as_object().expect("a struct").keys().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A config where every knob differs from the default.
+    fn changed() -> TrainConfig {
+        TrainConfig {
+            hidden: vec![7, 3],
+            activation: ActivationKind::Improved,
+            init: InitKind::Normal,
+            lr: 0.5,
+            momentum: 0.25,
+            batch_size: 8,
+            epochs: 3,
+            patience: 4,
+            early_stopping: false,
+            checks_per_epoch: 2,
+            validation: false,
+            restore_best: true,
+            seed: 9,
+            rng: RngKind::Numpy,
+            precision: Precision::F32,
+            train_size: 100,
+            val_size: 50,
+            norm_stats: NormStats::TrainSubset,
+            kernels: Kernels::Reference,
+            first_layer: FirstLayer::Sparse,
+        }
+    }
+
+    #[test]
+    fn overrides_name_exactly_the_config_knobs_and_apply_them_all() {
+        let all = changed();
+        let o = Overrides::from_config(&all);
+        let o_keys: Vec<String> = serde_json::to_value(&o).unwrap().as_object().unwrap().keys().cloned().collect();
+        assert_eq!(o_keys, Overrides::keys());
+        // `apply` forgets no field: every changed value arrives.
+        assert_eq!(o.applied_to(&TrainConfig::default()), all);
+        assert_eq!(Overrides::default().applied_to(&all), all);
+    }
+
+    #[test]
+    fn every_knob_is_a_flag() {
+        use clap::{Args, Command};
+        let cmd = Overrides::augment_args(Command::new("t"));
+        let flags: Vec<String> =
+            cmd.get_arguments().filter_map(|a| a.get_long()).map(|l| l.replace('-', "_")).collect();
+        assert_eq!(flags, Overrides::keys());
+    }
+}

@@ -1,0 +1,12 @@
+//! Experiments: one run into its directory ([`run`], [`run_dir`]), sweep files ([`sweep_file`])
+//! run in parallel ([`executor`]) and summarised ([`summary`]), the study's presets
+//! ([`presets`]) and the report's table ([`reproduce`]).
+
+pub mod executor;
+pub mod presets;
+pub mod progress;
+pub mod reproduce;
+pub mod run;
+pub mod run_dir;
+pub mod summary;
+pub mod sweep_file;

@@ -1,0 +1,93 @@
+//! Progress on stderr: a bar of steps around any [`RunSink`], and a bar of finished runs for
+//! sweeps; indicatif hides them when stderr is not a terminal.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::executor::RunStatus;
+use super::sweep_file::RunSpec;
+use crate::error::TrainError;
+use crate::train::log::{CheckRow, RunSink, StepRow};
+
+/// Steps between bar updates (keeps the bar off the hot path).
+const TICK: usize = 64;
+
+pub struct WithProgress<'a> {
+    inner: &'a mut dyn RunSink,
+    bar: ProgressBar,
+}
+
+impl<'a> WithProgress<'a> {
+    /// A bar of `total_steps`, hidden when `quiet`.
+    pub fn new(inner: &'a mut dyn RunSink, total_steps: usize, quiet: bool) -> Self {
+        let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
+        let bar = ProgressBar::with_draw_target(Some(total_steps as u64), target);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} steps {elapsed_precise} {msg}")
+                .expect("static template is valid"),
+        );
+        Self { inner, bar }
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl RunSink for WithProgress<'_> {
+    fn step(&mut self, row: &StepRow) -> Result<(), TrainError> {
+        if row.step.is_multiple_of(TICK) {
+            self.bar.set_position(row.step as u64);
+        }
+        self.inner.step(row)
+    }
+
+    fn check(&mut self, row: &CheckRow) -> Result<(), TrainError> {
+        self.bar.set_message(format!(
+            "epoch {} val loss {:.4} val acc {:.4} train acc {:.4}",
+            row.epoch, row.val_loss, row.val_acc, row.train_acc
+        ));
+        self.inner.check(row)
+    }
+}
+
+/// A bar of finished runs on stderr and one line per finished run (hidden when `quiet`).
+pub struct RunsProgress {
+    bar: ProgressBar,
+    quiet: bool,
+}
+
+impl RunsProgress {
+    pub fn new(runs: usize, quiet: bool) -> Self {
+        let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
+        let bar = ProgressBar::with_draw_target(Some(runs as u64), target);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} runs {elapsed_precise}").expect("static template"),
+        );
+        Self { bar, quiet }
+    }
+
+    /// Counts a finished run and prints its line.
+    pub fn done(&self, r: &RunSpec, status: &RunStatus) {
+        self.bar.inc(1);
+        if self.quiet {
+            return;
+        }
+        let line = match status {
+            RunStatus::Done(s) => {
+                let val = match (s.final_val_loss, s.final_val_acc) {
+                    (Some(l), Some(a)) => format!("val loss {l:.4}, val acc {a:.4}"),
+                    _ => "no validation set".into(),
+                };
+                let stop = s.stop_epoch.map_or("-".into(), |e| e.to_string());
+                format!("done    {}: stop epoch {stop}, {val}, {:.1} s", r.id, s.train_wall_s)
+            }
+            RunStatus::Skipped(_) => format!("skipped {}: already finished", r.id),
+            RunStatus::Failed(e) => format!("FAILED  {}: {e}", r.id),
+        };
+        self.bar.suspend(|| eprintln!("{line}"));
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}

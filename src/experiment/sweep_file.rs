@@ -1,0 +1,194 @@
+//! Sweep files: a TOML file expanded into named, validated runs.
+//!
+//! ```toml
+//! name = "study"                 # optional, default: the file name
+//! [base]                         # any knob (`mlp::config::Overrides`), applied to every run
+//! rng = "numpy"
+//! [axes]                         # cartesian product over lists of values ...
+//! lr = [0.05, 0.1]
+//! hidden = [[32], [64]]
+//! [[run]]                        # ... and/or explicit runs, optionally from a preset
+//! name = "all"
+//! preset = "all"
+//! ```
+//! Every run is resolved as: defaults, then `base`, then the run's preset, then its own keys
+//! (or its axis values). Run ids come from the config, never from the machine or the thread.
+
+use std::path::{Path, PathBuf};
+
+use super::presets;
+use crate::config::{Overrides, RunConfig, TrainConfig};
+
+/// Largest sweep file read (a sweep file is a few lines; this keeps `/dev/zero` out).
+const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// A problem in a sweep file, found before any run starts.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct SweepError {
+    pub file: PathBuf,
+    pub message: String,
+}
+
+/// One fully resolved run of a sweep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSpec {
+    pub id: String,
+    pub config: RunConfig,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SweepFile {
+    name: Option<String>,
+    #[serde(default)]
+    base: toml::Table,
+    #[serde(default)]
+    axes: toml::Table,
+    #[serde(default)]
+    run: Vec<toml::Table>,
+}
+
+/// A parsed sweep: its name and its runs in a deterministic order.
+#[derive(Debug, Clone)]
+pub struct Sweep {
+    pub name: String,
+    pub runs: Vec<RunSpec>,
+}
+
+/// The knobs a table sets; unknown keys and wrong types are errors naming the key and value.
+fn overrides(table: &toml::Table) -> Result<Overrides, String> {
+    let known = Overrides::keys();
+    for (k, v) in table {
+        if !known.contains(k) {
+            return Err(format!("unknown key `{k}` (known keys: {})", known.join(", ")));
+        }
+        let one: toml::Table = [(k.clone(), v.clone())].into_iter().collect();
+        toml::Value::Table(one).try_into::<Overrides>().map_err(|e| format!("bad value {k} = {v}: {}", e.message()))?;
+    }
+    toml::Value::Table(table.clone()).try_into::<Overrides>().map_err(|e| e.message().to_string())
+}
+
+/// A compact, stable spelling of a value for run ids: 0.1, 64, 60x60, improved.
+fn id_part(v: &toml::Value) -> String {
+    match v {
+        toml::Value::Array(a) => a.iter().map(id_part).collect::<Vec<_>>().join("x"),
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Run ids name directories: `[A-Za-z0-9._-]+`, not `.` or `..`.
+pub fn check_run_id(id: &str) -> Result<(), String> {
+    let ok_chars = id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if id.is_empty() || !ok_chars || id == "." || id == ".." {
+        return Err(format!("run name {id:?} is not allowed: use letters, digits, '.', '_' and '-' (not . or ..)"));
+    }
+    Ok(())
+}
+
+impl Sweep {
+    pub fn load(path: &Path) -> Result<Self, SweepError> {
+        let err = |message: String| SweepError { file: path.to_path_buf(), message };
+        let file = std::fs::File::open(path).map_err(|e| err(format!("cannot read: {e}")))?;
+        let mut text = String::new();
+        use std::io::Read;
+        file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text).map_err(|e| err(format!("cannot read: {e}")))?;
+        if text.len() as u64 > MAX_FILE_BYTES {
+            return Err(err(format!("larger than {MAX_FILE_BYTES} bytes: not a sweep file")));
+        }
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "sweep".into());
+        Self::parse(&text, &stem).map_err(err)
+    }
+
+    /// Parses and resolves a sweep file; `default_name` is used when the file sets no name.
+    pub fn parse(text: &str, default_name: &str) -> Result<Self, String> {
+        let file: SweepFile = toml::from_str(text).map_err(|e| e.message().to_string())?;
+        let base = overrides(&file.base).map_err(|e| format!("[base]: {e}"))?.applied_to(&TrainConfig::default());
+        let mut runs = Vec::new();
+        for (i, entry) in file.run.iter().enumerate() {
+            let mut table = entry.clone();
+            let preset = match table.remove("preset") {
+                Some(toml::Value::String(p)) => Some(presets::find(&p).ok_or_else(|| {
+                    format!("[[run]] #{}: unknown preset `{p}` (known: {})", i + 1, presets::names().join(", "))
+                })?),
+                Some(other) => return Err(format!("[[run]] #{}: preset must be a string, found {other}", i + 1)),
+                None => None,
+            };
+            let id = match table.remove("name") {
+                Some(toml::Value::String(n)) => n,
+                Some(other) => return Err(format!("[[run]] #{}: name must be a string, found {other}", i + 1)),
+                None => preset
+                    .map(|p| p.name.to_string())
+                    .ok_or_else(|| format!("[[run]] #{}: give a name or a preset", i + 1))?,
+            };
+            check_run_id(&id).map_err(|e| format!("[[run]] #{}: {e}", i + 1))?;
+            let mut cfg = base.clone();
+            if let Some(p) = preset {
+                p.overrides().apply(&mut cfg);
+            }
+            overrides(&table).map_err(|e| format!("run `{id}`: {e}"))?.apply(&mut cfg);
+            runs.push((id, cfg));
+        }
+        runs.extend(expand_axes(&base, &file.axes)?);
+        if runs.is_empty() {
+            return Err("no runs: add [axes] or [[run]] entries".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some((dup, _)) = runs.iter().find(|(id, _)| !seen.insert(id.clone())) {
+            return Err(format!("two runs are named `{dup}`"));
+        }
+        let runs = runs
+            .into_iter()
+            .map(|(id, cfg)| Ok(RunSpec { config: cfg.validate().map_err(|e| format!("run `{id}`: {e}"))?, id }))
+            .collect::<Result<_, String>>()?;
+        Ok(Self { name: file.name.unwrap_or_else(|| default_name.to_string()), runs })
+    }
+
+    /// Repeats every run over seeds 1..=n, with ids suffixed `-s<seed>`.
+    pub fn with_seeds(mut self, n: usize) -> Self {
+        self.runs = self
+            .runs
+            .iter()
+            .flat_map(|r| {
+                (1..=n as u64).map(move |seed| RunSpec {
+                    id: format!("{}-s{seed}", r.id),
+                    config: r.config.with(|c| c.seed = seed).expect("seeds from 1 are valid for every stream"),
+                })
+            })
+            .collect();
+        self
+    }
+
+    /// The runs of shard `index` (1-based) of `count`: every count-th run, deterministically.
+    pub fn shard(mut self, index: usize, count: usize) -> Self {
+        self.runs = self.runs.into_iter().enumerate().filter(|(i, _)| i % count == index - 1).map(|(_, r)| r).collect();
+        self
+    }
+}
+
+fn expand_axes(base: &TrainConfig, axes: &toml::Table) -> Result<Vec<(String, TrainConfig)>, String> {
+    if axes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut combos: Vec<Vec<(&String, &toml::Value)>> = vec![Vec::new()];
+    for (key, values) in axes {
+        let values =
+            values.as_array().ok_or_else(|| format!("[axes] {key}: expected a list of values, found {values}"))?;
+        if values.is_empty() {
+            return Err(format!("[axes] {key}: empty list"));
+        }
+        combos =
+            combos.into_iter().flat_map(|c| values.iter().map(move |v| [c.clone(), vec![(key, v)]].concat())).collect();
+    }
+    combos
+        .into_iter()
+        .map(|combo| {
+            let table: toml::Table = combo.iter().map(|(k, v)| ((*k).clone(), (*v).clone())).collect();
+            let id = combo.iter().map(|(k, v)| format!("{k}{}", id_part(v))).collect::<Vec<_>>().join("-");
+            let cfg = overrides(&table).map_err(|e| format!("[axes] run `{id}`: {e}"))?.applied_to(base);
+            check_run_id(&id).map_err(|e| format!("[axes]: {e}"))?;
+            Ok((id, cfg))
+        })
+        .collect()
+}

@@ -1,0 +1,128 @@
+//! The multilayer perceptron: its weights, their initialisation, and the first layer's forward,
+//! which the training pass and evaluation share.
+//!
+//! Layer l maps width `C = sizes[l]` to `OC = sizes[l+1]` with W_l stored (C, OC) row-major;
+//! hidden layers use the configured activation, the last layer softmax. The only bias is the
+//! input's ones column.
+
+use std::ops::Range;
+
+use super::plan::Plan;
+use crate::config::{ActivationKind, InitKind};
+use crate::data::SparsePixels;
+use crate::rng::RunRng;
+use kernels::layers::{self, Activation};
+use kernels::sparse::{self, grouped};
+use kernels::Element;
+
+/// The rows a forward pass reads.
+#[derive(Clone)]
+pub enum Input<'a, T> {
+    /// Dense normalised rows (B, C), bias column included.
+    Dense(&'a [T]),
+    /// The rows `rows` of a data set's sparse raw pixels.
+    Sparse { pixels: &'a SparsePixels<T>, rows: Rows<'a> },
+}
+
+/// Which rows of a data set.
+#[derive(Clone)]
+pub enum Rows<'a> {
+    Batch(&'a [u32]),
+    Range(Range<usize>),
+}
+
+impl Rows<'_> {
+    pub fn iter(&self) -> impl Iterator<Item = usize> + Clone + '_ {
+        let (batch, range) = match self {
+            Rows::Batch(ix) => (Some(ix.iter().map(|&i| i as usize)), None),
+            Rows::Range(r) => (None, Some(r.clone())),
+        };
+        batch.into_iter().flatten().chain(range.into_iter().flatten())
+    }
+}
+
+impl From<ActivationKind> for Activation {
+    fn from(a: ActivationKind) -> Self {
+        match a {
+            ActivationKind::Sigmoid => Activation::Sigmoid,
+            ActivationKind::Improved => Activation::ImprovedSigmoid,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Mlp<T> {
+    /// Widths from input (bias included) to output, e.g. [785, 64, 10].
+    pub sizes: Vec<usize>,
+    /// W_l, row-major (sizes[l], sizes[l+1]).
+    pub weights: Vec<Vec<T>>,
+    pub activation: Activation,
+    /// Which kernels run each part.
+    pub plan: Plan,
+}
+
+impl<T: Element> Mlp<T> {
+    /// Draws every layer's weights in layer order, each in row-major order: uniform(-1, 1) or
+    /// normal(0, 1/sqrt(fan_in)), drawn in f64 and rounded to T.
+    pub fn init(sizes: &[usize], activation: Activation, init: InitKind, plan: Plan, rng: &mut dyn RunRng) -> Self {
+        let weights = sizes
+            .windows(2)
+            .map(|w| {
+                let (fan_in, fan_out) = (w[0], w[1]);
+                let mut draws = vec![0.0f64; fan_in * fan_out];
+                match init {
+                    InitKind::Uniform => rng.fill_uniform(&mut draws, -1.0, 1.0),
+                    InitKind::Normal => rng.fill_normal(&mut draws, 1.0 / (fan_in as f64).sqrt()),
+                }
+                draws.into_iter().map(T::from_f64).collect()
+            })
+            .collect();
+        Self { sizes: sizes.to_vec(), weights, activation, plan }
+    }
+
+    pub fn layers(&self) -> usize {
+        self.weights.len()
+    }
+
+    pub(super) fn w(&self, l: usize) -> &[T] {
+        &self.weights[l]
+    }
+
+    /// First layer: out (R, OC) from the input rows, dense GEMM or sparse pixels. For sparse
+    /// input the offset term is `precomputed` when given (it must belong to the current
+    /// weights), else computed into `offset`.
+    pub(super) fn first_layer_forward(
+        &self,
+        out: &mut [T],
+        offset: &mut [T],
+        precomputed: Option<&[T]>,
+        input: &Input<T>,
+        r: usize,
+    ) {
+        let (c, oc) = (self.sizes[0], self.sizes[1]);
+        let w = self.w(0);
+        match input {
+            Input::Dense(x) => layers::linear_forward(out, x, w, r, c, oc),
+            Input::Sparse { pixels, rows } => {
+                let offset: &[T] = match precomputed {
+                    Some(ready) => ready,
+                    None => {
+                        sparse::first_layer_offset(offset, w, c, oc, pixels.shift);
+                        offset
+                    }
+                };
+                match rows {
+                    Rows::Batch(ix) => {
+                        sparse::sparse_linear_forward(out, &pixels.csr(), ix.iter().map(|&i| i as usize), w, offset, oc)
+                    }
+                    Rows::Range(range) if pixels.groups_cover(range) => {
+                        grouped::grouped_forward(out, &pixels.groups(), range.start, range.len(), w, offset, oc)
+                    }
+                    Rows::Range(range) => {
+                        sparse::sparse_linear_forward(out, &pixels.csr(), range.clone(), w, offset, oc)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! The network: weights and their initialisation ([`mlp`]), the execution plan that picks the
+//! kernels ([`plan`]), one batch's forward/backward pair over preallocated buffers ([`pass`],
+//! [`workspace`]), and full-set evaluation ([`eval`]).
+
+pub mod eval;
+pub mod mlp;
+pub mod pass;
+pub mod plan;
+pub mod workspace;
+
+pub use eval::Metrics;
+pub use mlp::{Input, Mlp, Rows};
+pub use plan::Plan;
+pub use workspace::Workspace;

@@ -1,0 +1,169 @@
+//! The execution plan: which kernel every part of a network runs, decided once per run from the
+//! configuration, the precision and the layer shapes, and recorded in `config.json`.
+
+use serde::Serialize;
+
+use crate::config::{FirstLayer, Kernels, Precision};
+use kernels::layers::Math;
+
+/// How a training step computes the first layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FirstLayerTrain {
+    /// Dense GEMM on the normalised batch, gradient then update.
+    Dense,
+    /// Sparse raw pixels; the weight gradient formed, then the optimiser's update.
+    Sparse,
+    /// Sparse raw pixels with plain SGD: the optimiser applies the gradient in the same pass that
+    /// forms it, and leaves the next forward's offset ready.
+    SparseFusedSgd,
+}
+
+impl FirstLayerTrain {
+    pub fn is_sparse(self) -> bool {
+        self != FirstLayerTrain::Dense
+    }
+}
+
+/// How evaluation computes the first layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FirstLayerEval {
+    /// Dense GEMM on the normalised images.
+    Dense,
+    /// Sparse raw pixels of groups of similar images.
+    Grouped,
+}
+
+/// The e^x of the activations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExpFn {
+    /// The C library's, one call per element.
+    Libm,
+    /// The vectorised polynomial of `kernels::fastmath` (within 2 ulp of libm).
+    Polynomial,
+}
+
+/// How a hidden layer's input gradient dout @ W^T is formed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputGradient {
+    /// GEMM with the transpose flag.
+    TransposeFlag,
+    /// Plain GEMM on a transposed copy of W (faster in OpenBLAS at these shapes).
+    TransposedCopy,
+}
+
+/// Every kernel decision of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub kernels: Kernels,
+    pub first_layer_train: FirstLayerTrain,
+    pub first_layer_eval: FirstLayerEval,
+    pub exp: ExpFn,
+    pub hidden_input_gradient: InputGradient,
+}
+
+/// Smallest first layer whose training step runs sparse under `auto`, per precision: where it
+/// measured faster than dense GEMM on this project's 2-core machine (results/bench/BENCHMARKS.md).
+const fn sparse_training_from(precision: Precision) -> usize {
+    match precision {
+        Precision::F32 => 64,
+        Precision::F64 => 32,
+    }
+}
+
+impl Plan {
+    /// The dense, libm, gradient-then-update path that reproduces the 2021 numbers bit for bit.
+    pub const REFERENCE: Plan = Plan {
+        kernels: Kernels::Reference,
+        first_layer_train: FirstLayerTrain::Dense,
+        first_layer_eval: FirstLayerEval::Dense,
+        exp: ExpFn::Libm,
+        hidden_input_gradient: InputGradient::TransposeFlag,
+    };
+
+    /// Resolves the plan of a network of layer widths `sizes` (input first) trained in
+    /// `precision`, with momentum or plain SGD.
+    pub fn resolve(
+        kernels: Kernels,
+        first_layer: FirstLayer,
+        precision: Precision,
+        sizes: &[usize],
+        momentum: bool,
+    ) -> Plan {
+        let fast = kernels == Kernels::Fast;
+        let sparse = match first_layer {
+            FirstLayer::Dense => false,
+            FirstLayer::Sparse => true,
+            FirstLayer::Auto => fast && sizes[1] >= sparse_training_from(precision),
+        };
+        let first_layer_train = match (sparse, fast && !momentum) {
+            (false, _) => FirstLayerTrain::Dense,
+            (true, false) => FirstLayerTrain::Sparse,
+            (true, true) => FirstLayerTrain::SparseFusedSgd,
+        };
+        let grouped = match first_layer {
+            FirstLayer::Dense => false,
+            FirstLayer::Sparse => true,
+            FirstLayer::Auto => fast,
+        };
+        Plan {
+            kernels,
+            first_layer_train,
+            first_layer_eval: if grouped { FirstLayerEval::Grouped } else { FirstLayerEval::Dense },
+            exp: if fast { ExpFn::Polynomial } else { ExpFn::Libm },
+            hidden_input_gradient: if fast { InputGradient::TransposedCopy } else { InputGradient::TransposeFlag },
+        }
+    }
+
+    /// The activation kernels' e^x.
+    pub fn math(&self) -> Math {
+        match self.exp {
+            ExpFn::Libm => Math::Libm,
+            ExpFn::Polynomial => Math::Fast,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(kernels: Kernels, first: FirstLayer, p: Precision, units: usize, momentum: bool) -> Plan {
+        Plan::resolve(kernels, first, p, &[785, units, 10], momentum)
+    }
+
+    #[test]
+    fn reference_is_dense_libm_and_flagged_whatever_the_shape() {
+        for units in [1, 32, 64, 1024] {
+            for p in [Precision::F32, Precision::F64] {
+                assert_eq!(plan(Kernels::Reference, FirstLayer::Auto, p, units, false), Plan::REFERENCE);
+            }
+        }
+    }
+
+    #[test]
+    fn fast_trains_sparse_where_it_measured_faster() {
+        let train = |p, units, m| plan(Kernels::Fast, FirstLayer::Auto, p, units, m).first_layer_train;
+        assert_eq!(train(Precision::F32, 64, false), FirstLayerTrain::SparseFusedSgd);
+        assert_eq!(train(Precision::F32, 64, true), FirstLayerTrain::Sparse);
+        assert_eq!(train(Precision::F32, 60, false), FirstLayerTrain::Dense);
+        assert_eq!(train(Precision::F64, 32, false), FirstLayerTrain::SparseFusedSgd);
+        assert_eq!(train(Precision::F64, 16, true), FirstLayerTrain::Dense);
+        let p = plan(Kernels::Fast, FirstLayer::Auto, Precision::F32, 16, false);
+        assert_eq!((p.first_layer_eval, p.exp), (FirstLayerEval::Grouped, ExpFn::Polynomial));
+    }
+
+    #[test]
+    fn the_first_layer_override_changes_only_the_first_layer() {
+        let dense = plan(Kernels::Fast, FirstLayer::Dense, Precision::F64, 64, false);
+        assert_eq!((dense.first_layer_train, dense.first_layer_eval), (FirstLayerTrain::Dense, FirstLayerEval::Dense));
+        assert_eq!((dense.exp, dense.hidden_input_gradient), (ExpFn::Polynomial, InputGradient::TransposedCopy));
+        let sparse = plan(Kernels::Reference, FirstLayer::Sparse, Precision::F64, 8, false);
+        assert_eq!(sparse.first_layer_train, FirstLayerTrain::Sparse, "reference keeps gradient then update");
+        assert_eq!(sparse.first_layer_eval, FirstLayerEval::Grouped);
+        assert_eq!((sparse.exp, sparse.hidden_input_gradient), (ExpFn::Libm, InputGradient::TransposeFlag));
+    }
+}

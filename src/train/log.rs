@@ -1,0 +1,67 @@
+//! What training reports as it goes: one row per step, one per validation check, and the summary
+//! of a finished run, delivered to a [`RunSink`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::TrainError;
+
+/// One row of `steps.csv`: the batch loss of every training step (before that step's update).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StepRow {
+    pub step: usize,
+    pub epoch: usize,
+    pub train_loss: f64,
+}
+
+/// One row of `checks.csv`: a validation check on the full sets right after `step`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CheckRow {
+    pub step: usize,
+    pub epoch: usize,
+    pub val_loss: f64,
+    pub val_acc: f64,
+    pub train_acc: f64,
+    /// Seconds since training started (the only column that differs between identical runs).
+    pub elapsed_s: f64,
+    /// Cross entropy on the full training set (free with the accuracy pass).
+    pub train_full_loss: f64,
+}
+
+/// `summary.json`: the outcome of a finished run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// 0-based epoch in which early stopping fired; null when it never did.
+    pub stop_epoch: Option<usize>,
+    /// Training steps executed.
+    pub steps: usize,
+    /// Step of the check with the lowest validation loss.
+    pub best_step: Option<usize>,
+    pub best_val_loss: Option<f64>,
+    pub final_train_loss: f64,
+    pub final_train_acc: f64,
+    /// Null when the validation set is empty.
+    pub final_val_loss: Option<f64>,
+    pub final_val_acc: Option<f64>,
+    /// Wall time of the training loop (checks included, data loading excluded).
+    pub train_wall_s: f64,
+    /// Whether the final metrics use the restored best weights.
+    pub restored_best: bool,
+}
+
+/// Receives the rows of a run as training produces them.
+pub trait RunSink {
+    fn step(&mut self, row: &StepRow) -> Result<(), TrainError>;
+    fn check(&mut self, row: &CheckRow) -> Result<(), TrainError>;
+}
+
+/// A sink that drops everything (benchmarks, gradient checks).
+pub struct NullSink;
+
+impl RunSink for NullSink {
+    fn step(&mut self, _: &StepRow) -> Result<(), TrainError> {
+        Ok(())
+    }
+    fn check(&mut self, _: &CheckRow) -> Result<(), TrainError> {
+        Ok(())
+    }
+}
