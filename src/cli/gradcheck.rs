@@ -3,7 +3,7 @@
 use anyhow::{bail, Result};
 use clap::Args;
 
-use super::{load, CommonArgs};
+use super::common::{load, CommonArgs};
 use mlp::config::{layer_sizes, ActivationKind, InitKind, NormStats, RngKind};
 use mlp::data;
 use mlp::error::ConfigError;

@@ -1,6 +1,7 @@
 //! The command line: one file per command; this file holds the command list, the flags every
 //! command shares, and the mapping of errors to exit codes.
 
+mod common;
 mod gradcheck;
 mod info;
 mod params;
@@ -9,12 +10,9 @@ mod sweep;
 mod throughput;
 mod train;
 
-use std::path::{Path, PathBuf};
+use anyhow::Result;
+use clap::{Parser, Subcommand};
 
-use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand};
-
-use mlp::data::Mnist;
 use mlp::error::{ConfigError, TrainError};
 
 #[derive(Parser)]
@@ -55,49 +53,6 @@ pub fn execute(cli: Cli) -> Result<()> {
         Command::Throughput(args) => throughput::run(args),
         Command::Info => info::run(),
     }
-}
-
-/// Flags every command that trains or evaluates takes.
-#[derive(Args)]
-struct CommonArgs {
-    /// Directory with the four MNIST-format IDX files (raw or gzipped).
-    #[arg(long, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
-    /// OpenBLAS threads per process (1 is fastest for batch-32 training).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
-    blas_threads: u16,
-    /// No progress bar, no log lines.
-    #[arg(long)]
-    quiet: bool,
-}
-
-impl CommonArgs {
-    /// The data directory: the flag, else `data/mnist` under the working directory, else the copy
-    /// shipped with the source tree.
-    fn data_dir(&self) -> PathBuf {
-        if let Some(dir) = &self.data_dir {
-            return dir.clone();
-        }
-        let local = PathBuf::from("data/mnist");
-        if local.is_dir() {
-            local
-        } else {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")
-        }
-    }
-
-    /// Sets the OpenBLAS threads; returns (core, threads) and logs them unless quiet.
-    fn setup_blas(&self) -> (String, usize) {
-        let (core, threads) = mlp::tools::blas_setup::configure(self.blas_threads as usize);
-        if !self.quiet {
-            eprintln!("mlp: OpenBLAS core {core}, {threads} thread(s)");
-        }
-        (core, threads)
-    }
-}
-
-fn load(dir: &Path) -> Result<Mnist> {
-    Mnist::load(dir).with_context(|| format!("loading data from {}", dir.display()))
 }
 
 /// Exit code for an error: 2 for a bad hyperparameter (like clap's bad flags), 1 otherwise.

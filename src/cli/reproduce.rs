@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
+use super::common::CommonArgs;
 use super::sweep::{check_failures, default_jobs, run_all};
-use super::CommonArgs;
 use mlp::experiment::reproduce;
 use mlp::experiment::summary::{collect_runs, write_summaries};
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use clap::Args;
 
-use super::{load, CommonArgs};
+use super::common::{load, CommonArgs};
 use mlp::error::ConfigError;
 use mlp::experiment::executor::{execute, RunStatus};
 use mlp::experiment::progress::RunsProgress;

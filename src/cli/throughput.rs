@@ -3,7 +3,7 @@
 use anyhow::Result;
 use clap::Args;
 
-use super::{load, CommonArgs};
+use super::common::{load, CommonArgs};
 use mlp::config::{FirstLayer, Kernels, Precision};
 use mlp::data::Mnist;
 use mlp::tools::workloads::{self, Workload};

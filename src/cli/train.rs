@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use clap::Args;
 
-use super::{load, CommonArgs};
+use super::common::{load, CommonArgs};
 use mlp::config::{Overrides, TrainConfig};
 use mlp::experiment::presets;
 use mlp::experiment::run::{run_name, run_to_dir, RunOptions};

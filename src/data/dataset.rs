@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
-use super::{LabelledImages, Mnist};
+use super::mnist::{LabelledImages, Mnist};
 use crate::config::NormStats;
 use crate::error::DataError;
 use kernels::sparse::grouped::{GroupCsr, GroupedImages};

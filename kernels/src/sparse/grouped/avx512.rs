@@ -5,9 +5,6 @@
 //! same FMAs in the same order as the portable loop (a test checks equal bits), reached through
 //! [`super::GroupBlock`] so the generic code can call the one for its type.
 
-/// Whether this build has the AVX-512 kernel.
-pub const HAS_WIDE_KERNEL: bool = cfg!(all(target_arch = "x86_64", target_feature = "avx512f"));
-
 /// acc (GROUP, COLS) += sum over the group's entries (p, v) of table[v[g]] * w[p * oc..][..COLS]:
 /// the block of `super::grouped_forward`.
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
@@ -50,7 +47,7 @@ macro_rules! group_kernel {
 
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 mod kernels {
-    use crate::sparse::grouped::GROUP;
+    use super::super::layout::GROUP;
     use std::arch::x86_64::*;
 
     group_kernel!(group_f32, f32, 64, 16, __m512, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps);

@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use super::{GroupCsr, GROUP, NO_IMAGE};
+use super::layout::{GroupCsr, GROUP, NO_IMAGE};
 
 /// Images per grouping window: each image is grouped with similar ones of its window of this
 /// many images (aligned at multiples of it), so evaluating a run of whole windows can use the

@@ -1,6 +1,6 @@
 //! The portable inner block of the grouped forward: plain loops the compiler vectorises.
 
-use super::GROUP;
+use super::layout::GROUP;
 use crate::Scalar;
 
 /// acc[g][k] += sum over the group's entries (p, v) of table[v[g]] * w[p * oc + k], for one block

@@ -1,0 +1,51 @@
+//! What several commands share: the data and OpenBLAS flags, and loading the data.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use mlp::data::Mnist;
+
+/// Flags every command that trains or evaluates takes.
+#[derive(Args)]
+pub struct CommonArgs {
+    /// Directory with the four MNIST-format IDX files (raw or gzipped).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// OpenBLAS threads per process (1 is fastest for batch-32 training).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub blas_threads: u16,
+    /// No progress bar, no log lines.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl CommonArgs {
+    /// The data directory: the flag, else `data/mnist` under the working directory, else the copy
+    /// shipped with the source tree.
+    pub fn data_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.data_dir {
+            return dir.clone();
+        }
+        let local = PathBuf::from("data/mnist");
+        if local.is_dir() {
+            local
+        } else {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")
+        }
+    }
+
+    /// Sets the OpenBLAS threads; returns (core, threads) and logs them unless quiet.
+    pub fn setup_blas(&self) -> (String, usize) {
+        let (core, threads) = mlp::tools::blas_setup::configure(self.blas_threads as usize);
+        if !self.quiet {
+            eprintln!("mlp: OpenBLAS core {core}, {threads} thread(s)");
+        }
+        (core, threads)
+    }
+}
+
+pub fn load(dir: &Path) -> Result<Mnist> {
+    Mnist::load(dir).with_context(|| format!("loading data from {}", dir.display()))
+}
