@@ -8,7 +8,7 @@ BIN := target/release/mlp
 FAST_CORE = core=$$($(BIN) info | awk '/best_core_for_cpu/ {print $$2}'); \
 	if [ -z "$$OPENBLAS_CORETYPE" ] && [ "$$core" != none ]; then export OPENBLAS_CORETYPE=$$core; fi
 
-.PHONY: setup build test sweep reproduce reproduce-check reference-check bench compare compare-study venv lint clean
+.PHONY: setup build test sweep reproduce reproduce-check reference-check numpy-check bench compare compare-study venv lint clean
 
 ## setup: install the system OpenBLAS and pkg-config if missing (idempotent; apt-get as root or via sudo)
 setup:
@@ -45,18 +45,17 @@ sweep: build
 reproduce: build
 	$(BIN) reproduce --out results/report
 
-## reproduce-check: reproduce, then assert the six task-3 rows match the report
-reproduce-check: reproduce
-	$(FAST_CORE); $(CARGO) test --release --test reproduce -- --ignored
-
-## reference-check: the reference path is byte-identical: `mlp reproduce` into a fresh temporary
-## directory, then the sha256 of every steps.csv and checks.csv (elapsed_s aside) against
-## tests/fixtures/reference-hashes.txt (made with scripts/reference_hashes.py; skipped on another
-## OpenBLAS core, whose GEMM rounds differently)
-reference-check: build
+## reproduce-check: the ten report runs trained now into a fresh temporary directory; asserts the six
+## task-3 rows match the report, and that the reference path is byte-identical: the sha256 of every
+## steps.csv and checks.csv (elapsed_s aside) against tests/fixtures/reference-hashes.txt (made with
+## scripts/reference_hashes.py; skipped on another OpenBLAS core, whose GEMM rounds differently)
+reproduce-check: build
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-		$(BIN) reproduce --out "$$tmp" --force --quiet >/dev/null && \
+		$(BIN) reproduce --out "$$tmp" --quiet --checkpoint-every 0 && \
+		$(FAST_CORE) && MLP_REPRODUCE_DIR="$$tmp" $(CARGO) test --release --test reproduce -- --ignored && \
 		python3 scripts/reference_hashes.py "$$tmp" --check tests/fixtures/reference-hashes.txt --binary $(BIN)
+
+reference-check: reproduce-check
 
 ## bench: criterion benchmarks (GEMM shapes and peak, sparse kernels, training steps, W1-W4)
 bench: build

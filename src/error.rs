@@ -29,6 +29,15 @@ pub enum DataError {
     Missing { dir: PathBuf, name: &'static str },
 }
 
+/// A model file that cannot be used. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not a usable model file: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+}
+
 /// A hyperparameter that makes no sense, found before any training starts.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid {key} = {value}: {reason}")]
@@ -55,4 +64,8 @@ pub enum TrainError {
     Output { path: PathBuf, source: std::io::Error },
     #[error("writing {path}: {source}")]
     Csv { path: PathBuf, source: csv::Error },
+    #[error("cannot resume from {path}: {reason}")]
+    Resume { path: PathBuf, reason: String },
+    #[error("a network of {parameters} parameters needs about {needed_mib} MiB to train, and {available_mib} MiB are available; use fewer or smaller hidden layers")]
+    TooLarge { parameters: String, needed_mib: u64, available_mib: u64 },
 }

@@ -120,6 +120,7 @@ fn every_knob_flag_reaches_config_json() {
         ("norm-stats", "train-subset", serde_json::json!("train-subset")),
         ("kernels", "reference", serde_json::json!("reference")),
         ("first-layer", "sparse", serde_json::json!("sparse")),
+        ("val-from-train", "500", serde_json::json!(500)),
     ];
     let mut args = vec!["train".to_string(), "--quiet".into(), "--out".into(), out.to_str().unwrap().into()];
     for (flag, value, _) in &flags {

@@ -35,7 +35,7 @@ fn loads_mnist_with_2021_split_and_statistics() {
     let full = Normalization::of(&m.train.images.data);
     assert!((full.mean - 33.318421449829934).abs() < 1e-12, "{}", full.mean);
     assert!((full.std - 78.56748998339799).abs() < 1e-12, "{}", full.std);
-    let s = split::<f64>(&m, 20000, 10000, NormStats::FullTrain).unwrap();
+    let s = split::<f64>(&m, 20000, 10000, 0, NormStats::FullTrain).unwrap();
     assert_eq!(s.norm, full);
     assert_eq!((s.train.len(), s.train.dim(), s.val.len(), s.val.dim()), (20000, 785, 10000, 785));
     assert_eq!((s.train.x.len(), s.val.x.len()), (20000 * 785, 10000 * 785));
@@ -44,7 +44,7 @@ fn loads_mnist_with_2021_split_and_statistics() {
     assert_eq!(s.train.x[0], -full.mean / full.std);
     assert_eq!(s.train.labels[..5], m.train.labels[..5]);
     assert_eq!(s.val.labels, m.test.labels);
-    let sub = split::<f32>(&m, 20000, 10000, NormStats::TrainSubset).unwrap();
+    let sub = split::<f32>(&m, 20000, 10000, 0, NormStats::TrainSubset).unwrap();
     assert!((sub.norm.mean - 33.55274553571429).abs() < 1e-12);
     assert!((sub.norm.std - 78.87550070784695).abs() < 1e-12);
 }
@@ -52,7 +52,7 @@ fn loads_mnist_with_2021_split_and_statistics() {
 #[test]
 fn evaluation_groups_hold_each_image_once_with_similar_ones() {
     let m = Mnist::load(&mnist_dir()).unwrap();
-    let s = split::<f32>(&m, 1001, 10, NormStats::FullTrain).unwrap();
+    let s = split::<f32>(&m, 1001, 10, 0, NormStats::FullTrain).unwrap();
     let (sp, rows) = (&s.train.sparse.groups, &s.train.sparse.rows);
     let raw = |i: usize| &m.train.images.data[i * 784..(i + 1) * 784];
     let mut seen = vec![0; 1001];
@@ -89,9 +89,9 @@ fn evaluation_groups_hold_each_image_once_with_similar_ones() {
 #[test]
 fn validation_is_the_tail_of_the_test_file() {
     let m = Mnist::load(&mnist_dir()).unwrap();
-    let s = split::<f32>(&m, 100, 300, NormStats::FullTrain).unwrap();
+    let s = split::<f32>(&m, 100, 300, 0, NormStats::FullTrain).unwrap();
     assert_eq!(s.val.labels, m.test.labels[9700..]);
-    let err = split::<f32>(&m, 60001, 10, NormStats::FullTrain).unwrap_err();
+    let err = split::<f32>(&m, 60001, 10, 0, NormStats::FullTrain).unwrap_err();
     assert!(err.to_string().contains("60001") && err.to_string().contains("train-images"), "{err}");
 }
 

@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use mlp::config::ActivationKind;
 use mlp::data::Mnist;
 use mlp::error::TrainError;
-use mlp::experiment::executor::{execute, recorded_config, RunStatus};
+use mlp::experiment::executor::{execute, recorded_config, RunStatus, StalePolicy};
+use mlp::experiment::fingerprint::Staleness;
 use mlp::experiment::run::RunOptions;
-use mlp::experiment::summary::{collect_runs, summary_markdown, summary_row};
+use mlp::experiment::summary::{collect_runs, summary_markdown, summary_row, CollectedRun, COLUMNS};
 use mlp::experiment::sweep_file::Sweep;
 use mlp::train::log::Summary;
 
@@ -19,6 +20,8 @@ fn opts() -> RunOptions {
     RunOptions {
         data_dir: PathBuf::from("data/mnist"),
         force: false,
+        resume: true,
+        checkpoint_every: 1,
         quiet: true,
         blas_core: "test".into(),
         blas_threads: 1,
@@ -104,8 +107,8 @@ fn bad_sweep_files_are_rejected_naming_key_and_value() {
     assert!(err.to_string().contains("broken.toml") && err.to_string().contains("lr"), "{err}");
 }
 
-fn without_wall_time(runs: Vec<(String, mlp::config::TrainConfig, Summary)>) -> Vec<(String, Summary)> {
-    runs.into_iter().map(|(id, _, s)| (id, Summary { train_wall_s: 0.0, ..s })).collect()
+fn without_wall_time(runs: Vec<CollectedRun>) -> Vec<(String, Summary)> {
+    runs.into_iter().map(|r| (r.id, Summary { train_wall_s: 0.0, ..r.summary })).collect()
 }
 
 fn steps_csvs(dir: &Path) -> Vec<Vec<u8>> {
@@ -114,17 +117,33 @@ fn steps_csvs(dir: &Path) -> Vec<Vec<u8>> {
     ids.iter().map(|d| std::fs::read(d.join("steps.csv")).unwrap()).collect()
 }
 
+fn run(sweep: &Sweep, m: &Mnist, out: &Path, jobs: usize, stale: StalePolicy) -> Vec<RunStatus> {
+    execute(&sweep.runs, m, out, jobs, &opts(), stale, &|_, _| {}).unwrap()
+}
+
+fn kinds(statuses: &[RunStatus]) -> Vec<&'static str> {
+    statuses
+        .iter()
+        .map(|s| match s {
+            RunStatus::Done { replaced, .. } if replaced.is_empty() => "done",
+            RunStatus::Done { .. } => "redone",
+            RunStatus::Skipped(_) => "skipped",
+            RunStatus::Stale { .. } => "stale",
+            RunStatus::Failed(_) => "failed",
+        })
+        .collect()
+}
+
 #[test]
 fn results_do_not_depend_on_jobs_and_shards_merge_to_the_whole() {
     let m = mnist();
     let sweep = Sweep::parse(TINY, "tiny").unwrap();
     let (one, two, sharded) =
         (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    execute(&sweep.runs, &m, one.path(), 1, &opts(), &|_, _| {}).unwrap();
-    execute(&sweep.runs, &m, two.path(), 2, &opts(), &|_, _| {}).unwrap();
+    run(&sweep, &m, one.path(), 1, StalePolicy::Rerun);
+    run(&sweep, &m, two.path(), 2, StalePolicy::Rerun);
     for i in 1..=3 {
-        let shard = sweep.clone().shard(i, 3);
-        execute(&shard.runs, &m, sharded.path(), 2, &opts(), &|_, _| {}).unwrap();
+        run(&sweep.clone().shard(i, 3), &m, sharded.path(), 2, StalePolicy::Rerun);
     }
     assert_eq!(steps_csvs(one.path()).len(), 4);
     assert_eq!(steps_csvs(one.path()), steps_csvs(two.path()));
@@ -139,95 +158,124 @@ fn rerun_skips_finished_runs_redoes_interrupted_ones_and_refuses_conflicts() {
     let m = mnist();
     let sweep = Sweep::parse(TINY, "tiny").unwrap();
     let out = tempfile::tempdir().unwrap();
-    execute(&sweep.runs, &m, out.path(), 2, &opts(), &|_, _| {}).unwrap();
+    run(&sweep, &m, out.path(), 2, StalePolicy::Rerun);
     // Simulate a run killed mid-way: no summary, a partial log.
     let victim = out.path().join(&sweep.runs[1].id);
     std::fs::remove_file(victim.join("summary.json")).unwrap();
     std::fs::write(victim.join("steps.csv.partial"), "step,epoch,train_loss\n0,0,2.3").unwrap();
-    let statuses = execute(&sweep.runs, &m, out.path(), 2, &opts(), &|_, _| {}).unwrap();
-    let kinds: Vec<&str> = statuses
-        .iter()
-        .map(|s| match s {
-            RunStatus::Done(_) => "done",
-            RunStatus::Skipped(_) => "skipped",
-            RunStatus::Failed(_) => "failed",
-        })
-        .collect();
-    assert_eq!(kinds, ["skipped", "done", "skipped", "skipped"]);
+    assert_eq!(kinds(&run(&sweep, &m, out.path(), 2, StalePolicy::Rerun)), ["skipped", "done", "skipped", "skipped"]);
     assert!(victim.join("summary.json").is_file() && !victim.join("steps.csv.partial").exists());
 
     // Same ids, another config: refused before anything runs.
     let changed = Sweep::parse(&TINY.replace("epochs = 1", "epochs = 2"), "tiny").unwrap();
-    let err = execute(&changed.runs, &m, out.path(), 2, &opts(), &|_, _| {}).unwrap_err();
+    let err = execute(&changed.runs, &m, out.path(), 2, &opts(), StalePolicy::Rerun, &|_, _| {}).unwrap_err();
     assert!(matches!(err, TrainError::Conflict { .. }), "{err}");
     let first = out.path().join(&sweep.runs[0].id);
     assert_eq!(recorded_config(&first).unwrap().epochs, 1);
 }
 
+/// Rewrites the fingerprint recorded in a run's config.json, as if other code had made it.
+fn pretend_other_code(dir: &Path) {
+    let path = dir.join("config.json");
+    let mut record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    record["fingerprint"]["source"] = serde_json::json!("0".repeat(64));
+    std::fs::write(&path, serde_json::to_string_pretty(&record).unwrap()).unwrap();
+}
+
 #[test]
-fn summary_groups_seeds_of_one_run_but_not_runs_that_share_a_config() {
-    let cfg = mlp::config::TrainConfig::default();
-    let s = |acc: f64| Summary {
+fn runs_made_by_other_code_are_stale_rerun_by_default_or_kept_and_marked() {
+    let m = mnist();
+    let sweep = Sweep::parse(TINY, "tiny").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    run(&sweep, &m, out.path(), 2, StalePolicy::Rerun);
+    let old = out.path().join(&sweep.runs[0].id);
+    pretend_other_code(&old);
+    let kept = run(&sweep, &m, out.path(), 2, StalePolicy::Keep);
+    assert_eq!(kinds(&kept), ["stale", "skipped", "skipped", "skipped"]);
+    let RunStatus::Stale { why, .. } = &kept[0] else { unreachable!() };
+    assert_eq!(why, &[Staleness::Code]);
+    let md = summary_markdown(&collect_runs(&[out.path().to_path_buf()]));
+    assert!(md.contains(&format!("| {} (stale: code) |", sweep.runs[0].id)), "{md}");
+
+    assert_eq!(kinds(&run(&sweep, &m, out.path(), 2, StalePolicy::Rerun)), ["redone", "skipped", "skipped", "skipped"]);
+    assert_eq!(kinds(&run(&sweep, &m, out.path(), 2, StalePolicy::Rerun)), ["skipped"; 4]);
+    let runs = collect_runs(&[out.path().to_path_buf()]);
+    assert!(runs.iter().all(|r| r.current_code()), "{runs:?}");
+    // Every run's fingerprint is in summary.csv, and equal configs on equal data and code share it.
+    let ids: Vec<&str> = runs.iter().map(|r| r.fingerprint.as_ref().unwrap().id.as_str()).collect();
+    assert!(ids.iter().all(|id| id.len() == 16));
+    let again = tempfile::tempdir().unwrap();
+    run(&sweep, &m, again.path(), 1, StalePolicy::Rerun);
+    let ids_again: Vec<String> =
+        collect_runs(&[again.path().to_path_buf()]).iter().map(|r| r.fingerprint.clone().unwrap().id).collect();
+    assert_eq!(ids, ids_again);
+}
+
+fn summary(acc: f64, val: Option<f64>) -> Summary {
+    Summary {
         stop_epoch: Some(3),
         steps: 10,
         best_step: Some(5),
         best_val_loss: Some(0.5),
         final_train_loss: 0.1,
         final_train_acc: acc,
-        final_val_loss: Some(0.2),
-        final_val_acc: Some(acc),
+        final_val_loss: val,
+        final_val_acc: val.map(|_| acc),
         train_wall_s: 1.0,
         restored_best: false,
-    };
+        final_test_loss: None,
+        final_test_acc: None,
+    }
+}
+
+fn collected(id: &str, config: mlp::config::TrainConfig, summary: Summary) -> CollectedRun {
+    CollectedRun { id: id.into(), config, summary, fingerprint: None }
+}
+
+#[test]
+fn summary_groups_seeds_of_one_run_but_not_runs_that_share_a_config() {
+    let cfg = mlp::config::TrainConfig::default();
     let seeded = |seed| mlp::config::TrainConfig { seed, ..cfg.clone() };
     let runs = vec![
-        ("all".to_string(), cfg.clone(), s(0.9)),
-        ("4-64".to_string(), cfg.clone(), s(0.9)),
-        ("grid-s1".to_string(), seeded(1), s(0.8)),
-        ("grid-s2".to_string(), seeded(2), s(0.9)),
+        collected("all", cfg.clone(), summary(0.9, Some(0.2))),
+        collected("4-64", cfg.clone(), summary(0.9, Some(0.2))),
+        collected("grid-s1", seeded(1), summary(0.8, Some(0.2))),
+        collected("grid-s2", seeded(2), summary(0.9, Some(0.2))),
     ];
     let md = summary_markdown(&runs);
     let rows: Vec<&str> = md.lines().skip(2).collect();
     assert_eq!(rows.len(), 3, "{md}");
-    assert!(rows[0].starts_with("| all | 1 |") && rows[1].starts_with("| 4-64 | 1 |"), "{md}");
-    assert!(rows[2].starts_with("| grid | 2 |") && rows[2].contains("0.8500 ± 0.0707"), "{md}");
+    assert!(
+        rows[0].starts_with("| all (stale: code) | 1 |") && rows[1].starts_with("| 4-64 (stale: code) | 1 |"),
+        "{md}"
+    );
+    assert!(rows[2].starts_with("| grid (stale: code) | 2 |") && rows[2].contains("0.8500 ± 0.0707"), "{md}");
 }
 
 #[test]
 fn summary_columns_keep_their_order_and_carry_every_knob() {
-    let cfg = mlp::config::TrainConfig::default();
-    let s = Summary {
-        stop_epoch: None,
-        steps: 10,
-        best_step: None,
-        best_val_loss: None,
-        final_train_loss: 0.1,
-        final_train_acc: 0.9,
-        final_val_loss: None,
-        final_val_acc: None,
-        train_wall_s: 1.0,
-        restored_best: false,
-    };
-    let row = summary_row("r", &cfg, &s);
-    let header: Vec<&str> = row.iter().map(|(k, _)| k.as_str()).collect();
-    // The columns as first published, then the knobs added since: only ever appended.
+    let run = collected("r", mlp::config::TrainConfig::default(), Summary { stop_epoch: None, ..summary(0.9, None) });
+    let row = summary_row(&run);
+    let header: Vec<&str> = row.iter().map(|(k, _)| *k).collect();
+    assert_eq!(header, COLUMNS);
+    // The columns as first published: later ones only ever appended.
     let first = "run,hidden,activation,init,lr,momentum,batch_size,epochs,patience,early_stopping,checks_per_epoch,validation,restore_best,seed,rng,precision,train_size,val_size,norm_stats,stop_epoch,steps,best_step,best_val_loss,final_train_loss,final_train_acc,final_val_loss,final_val_acc,train_wall_s";
     assert_eq!(header[..28].join(","), first);
-    assert_eq!(header[28..], ["kernels", "first_layer"]);
-    for key in mlp::config::Overrides::keys() {
-        assert!(header.contains(&key.as_str()), "summary lacks the knob {key}");
+    let summary_fields: Vec<String> =
+        serde_json::to_value(&run.summary).unwrap().as_object().unwrap().keys().cloned().collect();
+    for key in mlp::config::Overrides::keys().iter().chain(&summary_fields).filter(|k| *k != "restored_best") {
+        assert!(header.contains(&key.as_str()), "summary.csv lacks {key}: append it to COLUMNS");
     }
-    let value = |k: &str| row.iter().find(|(h, _)| h == k).unwrap().1.clone();
-    assert_eq!(
-        (value("hidden"), value("lr"), value("stop_epoch"), value("final_val_loss")),
-        ("64".into(), "0.1".into(), String::new(), String::new())
-    );
+    let value = |k: &str| row.iter().find(|(h, _)| *h == k).unwrap().1.clone();
+    assert_eq!(value("hidden"), "64");
+    assert_eq!(value("lr"), "0.1");
+    assert_eq!((value("stop_epoch"), value("final_val_loss")), (String::new(), String::new()));
 }
 
 #[test]
 fn hostile_run_names_are_refused_naming_the_entry() {
-    for name in ["../escaped", "a/b", ".", "..", "", "x y", "summary\n"] {
-        let text = format!("[[run]]\nname = {name:?}\npreset = \"all\"\n");
+    for name in ["../escaped", "a/b", ".", "..", "", "x y", "summary\n", "é"] {
+        let text = format!("[[run]]\nname = {:?}\npreset = \"all\"\n", name);
         let err = Sweep::parse(&text, "bad").unwrap_err();
         assert!(err.contains("[[run]] #1") && err.contains("not allowed"), "{name:?}: {err}");
     }

@@ -36,6 +36,8 @@ fn opts() -> RunOptions {
     RunOptions {
         data_dir: PathBuf::from("data/mnist"),
         force: false,
+        resume: false,
+        checkpoint_every: 1,
         quiet: true,
         blas_core: "test".into(),
         blas_threads: 1,
@@ -51,7 +53,7 @@ fn two_epochs_on_2000_images_exceed_85_percent_in_both_precisions() {
     let m = mnist();
     for precision in [Precision::F64, Precision::F32] {
         let dir = tempfile::tempdir().unwrap();
-        let s = run_to_dir(&valid(small(precision)), &m, dir.path(), &opts()).unwrap();
+        let s = run_to_dir(&valid(small(precision)), &m, dir.path(), &opts()).unwrap().summary;
         assert!(s.final_val_acc.unwrap() > 0.85, "{precision:?}: {s:?}");
         assert_eq!(s.steps, 2 * 62);
         assert_eq!(s.stop_epoch, None);
@@ -98,7 +100,7 @@ fn same_seed_gives_identical_logs_and_another_seed_does_not() {
 #[test]
 fn early_stopping_fires_patience_checks_after_the_best_and_restore_best_works() {
     let m = mnist();
-    let splits = split::<f32>(&m, 1000, 500, NormStats::FullTrain).unwrap();
+    let splits = split::<f32>(&m, 1000, 500, 0, NormStats::FullTrain).unwrap();
     // lr 3 with sigmoid makes the validation loss bounce, so a patience of 3 ends early.
     let cfg = TrainConfig {
         lr: 3.0,
@@ -110,7 +112,7 @@ fn early_stopping_fires_patience_checks_after_the_best_and_restore_best_works() 
         precision: Precision::F32,
         ..TrainConfig::default()
     };
-    let out = train::<f32>(&valid(cfg.clone()), &splits, &mut NullSink).unwrap();
+    let out = train::<f32>(&valid(cfg.clone()), &splits, &mut NullSink, None).unwrap();
     let s = out.summary;
     let stop = s.stop_epoch.expect("stops early");
     let best = s.best_step.unwrap();
@@ -121,7 +123,7 @@ fn early_stopping_fires_patience_checks_after_the_best_and_restore_best_works() 
     assert!(!s.restored_best);
 
     let restored =
-        train::<f32>(&valid(TrainConfig { restore_best: true, ..cfg }), &splits, &mut NullSink).unwrap().summary;
+        train::<f32>(&valid(TrainConfig { restore_best: true, ..cfg }), &splits, &mut NullSink, None).unwrap().summary;
     assert!(restored.restored_best);
     assert_eq!(restored.best_val_loss, s.best_val_loss);
     assert!((restored.final_val_loss.unwrap() - s.best_val_loss.unwrap()).abs() < 1e-6, "{restored:?}");
@@ -147,12 +149,12 @@ fn a_finished_run_is_never_overwritten_without_force() {
     let m = mnist();
     let dir = tempfile::tempdir().unwrap();
     let cfg = TrainConfig { epochs: 1, train_size: 320, val_size: 100, ..TrainConfig::default() };
-    let first = run_to_dir(&valid(cfg.clone()), &m, dir.path(), &opts()).unwrap();
+    let first = run_to_dir(&valid(cfg.clone()), &m, dir.path(), &opts()).unwrap().summary;
     let err = run_to_dir(&valid(TrainConfig { seed: 9, ..cfg.clone() }), &m, dir.path(), &opts()).unwrap_err();
     assert!(matches!(err, TrainError::OutputExists { .. }), "{err}");
     assert_eq!(read_summary(dir.path()), first);
     let forced = RunOptions { force: true, ..opts() };
-    let second = run_to_dir(&valid(TrainConfig { seed: 9, ..cfg }), &m, dir.path(), &forced).unwrap();
+    let second = run_to_dir(&valid(TrainConfig { seed: 9, ..cfg }), &m, dir.path(), &forced).unwrap().summary;
     assert_eq!(read_summary(dir.path()), second);
 }
 
@@ -178,13 +180,13 @@ fn nonsense_hyperparameters_are_rejected_before_training() {
 #[test]
 fn reference_fast_and_every_first_layer_train_the_same_model() {
     let m = mnist();
-    let splits = split::<f64>(&m, 2000, 2000, NormStats::FullTrain).unwrap();
+    let splits = split::<f64>(&m, 2000, 2000, 0, NormStats::FullTrain).unwrap();
     // Momentum takes the sparse gradient then the update; plain SGD the fused sparse step. The
     // fast paths also use the polynomial e^x and the transposed-copy input gradient.
     for (momentum, lr) in [(0.9, 0.02), (0.0, 0.1)] {
         let run = |kernels, first_layer| {
             let cfg = TrainConfig { kernels, first_layer, momentum, lr, hidden: vec![64], ..small(Precision::F64) };
-            train::<f64>(&valid(cfg), &splits, &mut NullSink).unwrap()
+            train::<f64>(&valid(cfg), &splits, &mut NullSink, None).unwrap()
         };
         let reference = run(Kernels::Reference, FirstLayer::Auto);
         let others = [
@@ -210,9 +212,9 @@ fn sparse_and_dense_evaluation_agree_on_odd_sized_sets() {
     let m = mnist();
     // 1001 images: evaluation chunks of 1000 rows (five grouping windows), then one image alone
     // (a group with three blanks).
-    let splits = split::<f64>(&m, 1001, 1001, NormStats::FullTrain).unwrap();
+    let splits = split::<f64>(&m, 1001, 1001, 0, NormStats::FullTrain).unwrap();
     let cfg = TrainConfig { epochs: 1, train_size: 1001, validation: false, ..small(Precision::F64) };
-    let mut model = train::<f64>(&valid(cfg), &splits, &mut NullSink).unwrap().model;
+    let mut model = train::<f64>(&valid(cfg), &splits, &mut NullSink, None).unwrap().model;
     let mut on = |plan| {
         model.plan = plan;
         (model.evaluate(&splits.train).unwrap(), model.evaluate(&splits.val).unwrap())
@@ -229,9 +231,9 @@ fn sparse_and_dense_evaluation_agree_on_odd_sized_sets() {
 #[test]
 fn evaluation_does_not_depend_on_the_thread_count() {
     let m = mnist();
-    let splits = split::<f32>(&m, 20000, 10000, NormStats::FullTrain).unwrap();
+    let splits = split::<f32>(&m, 20000, 10000, 0, NormStats::FullTrain).unwrap();
     let cfg = TrainConfig { epochs: 1, train_size: 20000, validation: false, ..small(Precision::F32) };
-    let model = train::<f32>(&valid(cfg), &splits, &mut NullSink).unwrap().model;
+    let model = train::<f32>(&valid(cfg), &splits, &mut NullSink, None).unwrap().model;
     let on = |threads| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| (model.evaluate(&splits.train), model.evaluate(&splits.val)))
@@ -245,7 +247,7 @@ fn evaluation_does_not_depend_on_the_thread_count() {
 #[should_panic(expected = "exactly one batch")]
 fn a_short_batch_is_refused_not_truncated() {
     let m = mnist();
-    let splits = split::<f64>(&m, 64, 10, NormStats::FullTrain).unwrap();
+    let splits = split::<f64>(&m, 64, 10, 0, NormStats::FullTrain).unwrap();
     let cfg = valid(small(Precision::F64));
     let mut model = mlp::train::init_model::<f64>(&cfg, 785, &mut mlp::rng::XoshiroRng::new(1));
     let mut stepper = mlp::train::stepper::Stepper::new(&model, 32, 0.1, 0.0);

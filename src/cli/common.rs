@@ -49,3 +49,20 @@ impl CommonArgs {
 pub fn load(dir: &Path) -> Result<Mnist> {
     Mnist::load(dir).with_context(|| format!("loading data from {}", dir.display()))
 }
+
+/// How often a run saves a checkpoint to resume from.
+#[derive(Args)]
+pub struct CheckpointArgs {
+    /// Write a checkpoint at every Nth validation check (0: never); a killed run resumes from it.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub checkpoint_every: usize,
+}
+
+/// The one note a configuration without a validation set deserves.
+pub fn note_missing_validation(cfg: &mlp::config::TrainConfig, quiet: bool) {
+    if !quiet && cfg.validation && cfg.val_size == 0 && cfg.val_from_train == 0 {
+        eprintln!(
+            "mlp: val_size 0: no validation set, so no checks and no early stopping; validation metrics are null"
+        );
+    }
+}

@@ -1,17 +1,19 @@
 //! `mlp sweep` (a sweep file run in parallel, resumably) and `mlp report` (summaries rebuilt from
 //! run directories), plus the runner `mlp reproduce` shares.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use clap::Args;
 
-use super::common::{load, CommonArgs};
+use super::common::{load, note_missing_validation, CheckpointArgs, CommonArgs};
 use mlp::error::ConfigError;
-use mlp::experiment::executor::{execute, RunStatus};
+use mlp::experiment::executor::{execute, RunStatus, StalePolicy};
+use mlp::experiment::fingerprint::Fingerprint;
 use mlp::experiment::progress::RunsProgress;
 use mlp::experiment::run::RunOptions;
-use mlp::experiment::summary::{collect_runs, summary_markdown, write_summaries};
+use mlp::experiment::summary::{collect_runs, summary_markdown, write_summaries, CollectedRun};
 use mlp::experiment::sweep_file::{RunSpec, Sweep};
 
 #[derive(Args)]
@@ -33,6 +35,12 @@ pub struct SweepArgs {
     /// Redo finished runs and replace runs of a different config.
     #[arg(long)]
     force: bool,
+    /// Finished runs made by other code, data or resolved config: run them again (like a build
+    /// tool) or keep them, reported as stale.
+    #[arg(long, value_enum, default_value = "rerun")]
+    stale: StalePolicy,
+    #[command(flatten)]
+    checkpoints: CheckpointArgs,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -45,6 +53,10 @@ pub struct ReportArgs {
     /// Where to write the summaries (default: the first directory).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Merge runs made by different code or data (refused by default: their results are not
+    /// comparable).
+    #[arg(long)]
+    allow_mixed: bool,
 }
 
 fn parse_shard(s: &str) -> std::result::Result<(usize, usize), String> {
@@ -61,14 +73,34 @@ pub fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// How a set of runs is executed.
+pub struct Execution<'a> {
+    pub jobs: usize,
+    pub force: bool,
+    pub stale: StalePolicy,
+    pub checkpoint_every: usize,
+    pub common: &'a CommonArgs,
+}
+
 /// Runs `runs` into `out` with a bar of finished runs and one line per run on stderr.
-pub fn run_all(runs: &[RunSpec], out: &Path, jobs: usize, force: bool, common: &CommonArgs) -> Result<Vec<RunStatus>> {
-    let (blas_core, blas_threads) = common.setup_blas();
-    let dir = common.data_dir();
+pub fn run_all(runs: &[RunSpec], out: &Path, how: &Execution) -> Result<Vec<RunStatus>> {
+    let (blas_core, blas_threads) = how.common.setup_blas();
+    let dir = how.common.data_dir();
     let mnist = load(&dir)?;
-    let opts = RunOptions { data_dir: dir, force, quiet: true, blas_core, blas_threads };
-    let progress = RunsProgress::new(runs.len(), common.quiet);
-    let statuses = execute(runs, &mnist, out, jobs, &opts, &|r, s| progress.done(r, s))?;
+    if let Some(r) = runs.iter().find(|r| r.config.val_size == 0) {
+        note_missing_validation(&r.config, how.common.quiet);
+    }
+    let opts = RunOptions {
+        data_dir: dir,
+        force: how.force,
+        resume: true,
+        checkpoint_every: how.checkpoint_every,
+        quiet: true,
+        blas_core,
+        blas_threads,
+    };
+    let progress = RunsProgress::new(runs.len(), how.common.quiet);
+    let statuses = execute(runs, &mnist, out, how.jobs, &opts, how.stale, &|r, s| progress.done(r, s))?;
     progress.finish();
     Ok(statuses)
 }
@@ -100,8 +132,14 @@ pub fn run(args: SweepArgs) -> Result<()> {
         sweep = sweep.shard(i, n);
     }
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&sweep.name));
-    let jobs = args.jobs.unwrap_or_else(default_jobs);
-    let statuses = run_all(&sweep.runs, &out, jobs, args.force, &args.common)?;
+    let how = Execution {
+        jobs: args.jobs.unwrap_or_else(default_jobs),
+        force: args.force,
+        stale: args.stale,
+        checkpoint_every: args.checkpoints.checkpoint_every,
+        common: &args.common,
+    };
+    let statuses = run_all(&sweep.runs, &out, &how)?;
     let runs = collect_runs(std::slice::from_ref(&out));
     write_summaries(&runs, &out)?;
     println!("{}", summary_markdown(&runs));
@@ -114,8 +152,32 @@ pub fn report(args: ReportArgs) -> Result<()> {
     if runs.is_empty() {
         bail!("no finished runs (directories with summary.json) under {:?}", args.dirs);
     }
+    if !args.allow_mixed {
+        refuse_mixed(&runs)?;
+    }
     let out = args.out.unwrap_or_else(|| args.dirs[0].clone());
     write_summaries(&runs, &out)?;
     println!("{} runs -> {}", runs.len(), out.join("summary.md").display());
+    Ok(())
+}
+
+/// Refuses runs whose fingerprints disagree on the code or the data, naming them.
+fn refuse_mixed(runs: &[CollectedRun]) -> Result<()> {
+    let part =
+        |r: &CollectedRun, f: fn(&Fingerprint) -> &str| r.fingerprint.as_ref().map_or("none", |fp| f(fp)).to_string();
+    for (what, f) in [("code", (|fp| &fp.source) as fn(&Fingerprint) -> &str), ("data", |fp| &fp.data)] {
+        let mut groups: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for r in runs {
+            groups.entry(part(r, f)).or_default().push(&r.id);
+        }
+        if groups.len() > 1 {
+            let listed: Vec<String> =
+                groups.iter().map(|(h, ids)| format!("{} ({})", ids.join(", "), &h[..h.len().min(16)])).collect();
+            bail!(
+                "the runs were made by different {what}: {}; rerun the stale ones or pass --allow-mixed",
+                listed.join(" vs ")
+            );
+        }
+    }
     Ok(())
 }

@@ -1,14 +1,15 @@
-//! `mlp train`: one model into its run directory.
+//! `mlp train`: one model into its run directory, or an interrupted run resumed.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Args;
 
-use super::common::{load, CommonArgs};
-use mlp::config::{Overrides, TrainConfig};
+use super::common::{load, note_missing_validation, CheckpointArgs, CommonArgs};
+use mlp::config::{Overrides, RunConfig, TrainConfig};
+use mlp::experiment::executor::read_summary;
 use mlp::experiment::presets;
-use mlp::experiment::run::{run_name, run_to_dir, RunOptions};
+use mlp::experiment::run::{read_record, run_name, run_to_dir, RunOptions};
 use mlp::train::log::Summary;
 
 #[derive(Args)]
@@ -26,24 +27,73 @@ pub struct TrainArgs {
     /// Replace a run already in --out.
     #[arg(long)]
     force: bool,
+    /// Continue the interrupted run in DIR with the configuration recorded there, from its last
+    /// checkpoint (the result is byte-identical to an uninterrupted run).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["preset", "out", "force"])]
+    resume: Option<PathBuf>,
+    #[command(flatten)]
+    checkpoints: CheckpointArgs,
     #[command(flatten)]
     common: CommonArgs,
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
+    if let Some(dir) = &args.resume {
+        return resume(&args, dir);
+    }
     let mut cfg = TrainConfig::default();
     if let Some(p) = args.preset.as_deref().and_then(presets::find) {
         p.overrides().apply(&mut cfg);
     }
     args.knobs.apply(&mut cfg);
     let cfg = cfg.validate()?;
-    let (blas_core, blas_threads) = args.common.setup_blas();
-    let dir = args.common.data_dir();
-    let mnist = load(&dir)?;
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results/runs").join(run_name(&cfg)));
-    let opts = RunOptions { data_dir: dir, force: args.force, quiet: args.common.quiet, blas_core, blas_threads };
-    let summary = run_to_dir(&cfg, &mnist, &out, &opts)?;
-    print_summary(&summary, &out);
+    train_into(&args, &cfg, &out, args.common.data_dir(), false)
+}
+
+fn resume(args: &TrainArgs, dir: &Path) -> Result<()> {
+    if args.knobs != Overrides::default() {
+        bail!("--resume continues the run with the configuration recorded in {}; give no knobs with it", dir.display());
+    }
+    let Some(record) = read_record(dir) else {
+        bail!("{} holds no run to resume (no readable {})", dir.display(), mlp::experiment::run_dir::CONFIG_FILE);
+    };
+    if let Some(summary) = read_summary(dir) {
+        eprintln!("mlp: {} is already finished; nothing to resume", dir.display());
+        print_summary(&summary, dir);
+        return Ok(());
+    }
+    let cfg = record.config.validate()?;
+    let data_dir = match (&args.common.data_dir, record.data_dir) {
+        (None, Some(recorded)) => recorded,
+        _ => args.common.data_dir(),
+    };
+    train_into(args, &cfg, dir, data_dir, true)
+}
+
+fn train_into(args: &TrainArgs, cfg: &RunConfig, out: &Path, data_dir: PathBuf, resume: bool) -> Result<()> {
+    note_missing_validation(cfg, args.common.quiet);
+    let (blas_core, blas_threads) = args.common.setup_blas();
+    let mnist = load(&data_dir)?;
+    let opts = RunOptions {
+        data_dir,
+        force: args.force,
+        resume,
+        checkpoint_every: args.checkpoints.checkpoint_every,
+        quiet: args.common.quiet,
+        blas_core,
+        blas_threads,
+    };
+    let result = run_to_dir(cfg, &mnist, out, &opts)?;
+    if resume && !args.common.quiet {
+        match result.resumed_at {
+            Some(step) => {
+                eprintln!("mlp: resumed at step {step} from {}", out.join("checkpoint.safetensors").display())
+            }
+            None => eprintln!("mlp: no checkpoint of this run in {}: trained from the start", out.display()),
+        }
+    }
+    print_summary(&result.summary, out);
     Ok(())
 }
 
@@ -57,6 +107,9 @@ fn print_summary(s: &Summary, out: &Path) {
     match (s.final_val_loss, s.final_val_acc) {
         (Some(loss), Some(acc)) => println!("final val:   loss {loss:.6}, accuracy {acc:.4}"),
         _ => println!("final val:   none (empty validation set)"),
+    }
+    if let (Some(loss), Some(acc)) = (s.final_test_loss, s.final_test_acc) {
+        println!("final test:  loss {loss:.6}, accuracy {acc:.4}");
     }
     println!("train time:  {:.2} s", s.train_wall_s);
     println!("written to:  {}", out.display());

@@ -85,6 +85,11 @@ pub struct Overrides {
     #[arg(long, value_enum)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_layer: Option<FirstLayer>,
+    /// Validate on the last N training-file images and test once at the end (0: validate on the
+    /// test set, the 2021 setting).
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_from_train: Option<usize>,
 }
 
 /// Applies every `Some` field of `$from` onto `$to`, for the listed fields.
@@ -100,7 +105,7 @@ impl Overrides {
         merge!(self, cfg;
             hidden, activation, init, lr, momentum, batch_size, epochs, patience, early_stopping,
             checks_per_epoch, validation, restore_best, seed, rng, precision, train_size, val_size,
-            norm_stats, kernels, first_layer,
+            norm_stats, kernels, first_layer, val_from_train,
         );
     }
 
@@ -150,6 +155,7 @@ mod tests {
             norm_stats: NormStats::TrainSubset,
             kernels: Kernels::Reference,
             first_layer: FirstLayer::Sparse,
+            val_from_train: 500,
         }
     }
 

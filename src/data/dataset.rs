@@ -139,20 +139,26 @@ impl<T: Scalar> Dataset<T> {
     }
 }
 
-/// The training and validation sets of one run, and the statistics used to normalise them.
+/// The data sets of one run, and the statistics used to normalise them.
 #[derive(Debug, Clone)]
 pub struct Splits<T> {
     pub train: Dataset<T>,
+    /// Validation checks, early stopping and the final validation metrics.
     pub val: Dataset<T>,
+    /// Evaluated once at the end, when validation comes from the training file.
+    pub test: Option<Dataset<T>>,
     pub norm: Normalization,
 }
 
 /// The 2021 split: the first `train_size` images of the training file, and the last `val_size`
-/// images of the test file (`X_test[-val_size:]`; all 10000 by default).
+/// images of the test file (`X_test[-val_size:]`; all 10000 by default) for validation. With
+/// `val_from_train` = N > 0, validation is the last N images of the training file instead (they
+/// must not overlap the training images) and the test images are the test set.
 pub fn split<T: Scalar>(
     mnist: &Mnist,
     train_size: usize,
     val_size: usize,
+    val_from_train: usize,
     stats: NormStats,
 ) -> Result<Splits<T>, DataError> {
     let (train, test, pixels) = (&mnist.train, &mnist.test, mnist.pixels());
@@ -162,21 +168,27 @@ pub fn split<T: Scalar>(
         requested,
         available: set.images.count,
     };
-    if train_size > train.images.count {
-        return Err(too_few(train, "training", train_size));
+    let train_needed = train_size.saturating_add(val_from_train);
+    if train_needed > train.images.count {
+        let what = if val_from_train > 0 { "training + validation" } else { "training" };
+        return Err(too_few(train, what, train_needed));
     }
     if val_size > test.images.count {
-        return Err(too_few(test, "validation", val_size));
+        return Err(too_few(test, if val_from_train > 0 { "test" } else { "validation" }, val_size));
     }
     let train_pixels = &train.images.data[..train_size * pixels];
     let norm = match stats {
         NormStats::FullTrain => Normalization::of(&train.images.data),
         NormStats::TrainSubset => Normalization::of(train_pixels),
     };
-    let first_val = test.images.count - val_size;
-    Ok(Splits {
-        train: Dataset::new(train_pixels, &train.labels[..train_size], pixels, norm),
-        val: Dataset::new(&test.images.data[first_val * pixels..], &test.labels[first_val..], pixels, norm),
-        norm,
-    })
+    let tail = |set: &LabelledImages, n: usize| {
+        let first = set.images.count - n;
+        Dataset::new(&set.images.data[first * pixels..], &set.labels[first..], pixels, norm)
+    };
+    let (val, test) = if val_from_train > 0 {
+        (tail(train, val_from_train), Some(tail(test, val_size)))
+    } else {
+        (tail(test, val_size), None)
+    };
+    Ok(Splits { train: Dataset::new(train_pixels, &train.labels[..train_size], pixels, norm), val, test, norm })
 }

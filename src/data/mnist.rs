@@ -17,6 +17,9 @@ pub struct LabelledImages {
     pub images: Images,
     pub labels: Vec<u8>,
     pub images_path: PathBuf,
+    /// sha256 of the decompressed image and label files, hex.
+    pub images_sha256: String,
+    pub labels_sha256: String,
 }
 
 /// The raw (unnormalised) training and test files of a data directory.
@@ -24,6 +27,12 @@ pub struct LabelledImages {
 pub struct Mnist {
     pub train: LabelledImages,
     pub test: LabelledImages,
+}
+
+/// sha256 of `bytes`, lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Finds `name.gz` or `name` in `dir`.
@@ -37,8 +46,10 @@ fn locate(dir: &Path, name: &'static str) -> Result<PathBuf, DataError> {
 
 fn load_pair(dir: &Path, images: &'static str, labels: &'static str) -> Result<LabelledImages, DataError> {
     let (images_path, labels_path) = (locate(dir, images)?, locate(dir, labels)?);
-    let images = idx::read_images(&images_path)?;
-    let labels = idx::read_labels(&labels_path)?;
+    let (image_bytes, label_bytes) = (idx::read_maybe_gz(&images_path)?, idx::read_maybe_gz(&labels_path)?);
+    let (images_sha256, labels_sha256) = (sha256_hex(&image_bytes), sha256_hex(&label_bytes));
+    let images = idx::parse_images(&images_path, &image_bytes)?;
+    let labels = idx::parse_labels(&labels_path, &label_bytes)?;
     if images.count != labels.len() {
         return Err(DataError::CountMismatch {
             images: images_path,
@@ -47,7 +58,7 @@ fn load_pair(dir: &Path, images: &'static str, labels: &'static str) -> Result<L
             n_labels: labels.len(),
         });
     }
-    Ok(LabelledImages { images, labels, images_path })
+    Ok(LabelledImages { images, labels, images_path, images_sha256, labels_sha256 })
 }
 
 impl Mnist {
@@ -68,5 +79,21 @@ impl Mnist {
 
     pub fn pixels(&self) -> usize {
         self.train.images.pixels
+    }
+
+    /// The content hash of each of the four files (decompressed), by standard file name.
+    pub fn file_hashes(&self) -> Vec<(&'static str, &str)> {
+        vec![
+            (TRAIN_IMAGES, &self.train.images_sha256),
+            (TRAIN_LABELS, &self.train.labels_sha256),
+            (TEST_IMAGES, &self.test.images_sha256),
+            (TEST_LABELS, &self.test.labels_sha256),
+        ]
+    }
+
+    /// One hash over the four files' hashes: what the data contributes to a run's fingerprint.
+    pub fn content_hash(&self) -> String {
+        let joined: String = self.file_hashes().iter().map(|(name, h)| format!("{name} {h}\n")).collect();
+        sha256_hex(joined.as_bytes())
     }
 }

@@ -7,4 +7,4 @@ pub mod idx;
 mod mnist;
 
 pub use dataset::{split, Dataset, Normalization, SparsePixels, Splits};
-pub use mnist::{LabelledImages, Mnist, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS};
+pub use mnist::{sha256_hex, LabelledImages, Mnist, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS};

@@ -1,35 +1,61 @@
-//! Running a sweep's runs in parallel, resumably: finished runs of the same configuration are
-//! skipped, unfinished ones redone.
+//! Running a sweep's runs in parallel, resumably: a finished run whose fingerprint matches what
+//! would run now is skipped; a stale one (other code, data or resolved config) is rerun or kept
+//! as the policy says, never presented as current; an unfinished one continues from its
+//! checkpoint.
 
 use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::run::{run_to_dir, RunOptions};
-use super::run_dir::{CONFIG_FILE, SUMMARY_FILE};
+use super::fingerprint::{Fingerprint, Staleness};
+use super::run::{read_record, run_to_dir, RunOptions, RunResult};
+use super::run_dir::SUMMARY_FILE;
 use super::sweep_file::RunSpec;
 use crate::config::TrainConfig;
 use crate::data::Mnist;
 use crate::error::TrainError;
+use crate::nn::Plan;
 use crate::train::log::Summary;
+
+/// What to do with finished runs whose fingerprint differs from what would run now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StalePolicy {
+    /// Run them again, as a build tool rebuilds outdated targets (the default).
+    Rerun,
+    /// Keep their results, reported as stale.
+    Keep,
+}
 
 /// What happened to one run of a sweep.
 #[derive(Debug)]
 pub enum RunStatus {
-    Done(Summary),
+    /// Trained now; `replaced` says why an earlier result was stale, if there was one.
+    Done {
+        result: RunResult,
+        replaced: Vec<Staleness>,
+    },
+    /// Finished earlier with the same fingerprint.
     Skipped(Summary),
+    /// Finished earlier with another fingerprint, kept by the policy.
+    Stale {
+        summary: Summary,
+        why: Vec<Staleness>,
+    },
     Failed(String),
 }
 
 /// The `config` object recorded in a run directory's config.json, if any.
 pub fn recorded_config(dir: &Path) -> Option<TrainConfig> {
-    let text = std::fs::read_to_string(dir.join(CONFIG_FILE)).ok()?;
-    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-    serde_json::from_value(value.get("config")?.clone()).ok()
+    read_record(dir).map(|r| r.config)
 }
 
 pub fn read_summary(dir: &Path) -> Option<Summary> {
     serde_json::from_str(&std::fs::read_to_string(dir.join(SUMMARY_FILE)).ok()?).ok()
+}
+
+/// The fingerprint `cfg` would have if it ran now on `mnist`.
+pub fn current_fingerprint(cfg: &TrainConfig, mnist: &Mnist) -> Fingerprint {
+    Fingerprint::new(cfg, &Plan::for_config(cfg, mnist.pixels() + 1), mnist)
 }
 
 /// Refuses, before anything runs, run ids whose directory holds a different configuration.
@@ -46,13 +72,15 @@ pub fn check_conflicts(runs: &[RunSpec], out: &Path) -> Result<(), TrainError> {
 }
 
 /// Runs `runs` into `out/<id>/` on a pool of `jobs` workers, one OpenBLAS thread each. Finished
-/// runs with the same config are skipped unless `force`; `on_done` sees each run as it finishes.
+/// current runs are skipped unless `force`; stale ones follow `stale`; unfinished ones resume.
+/// `on_done` sees each run as it finishes.
 pub fn execute(
     runs: &[RunSpec],
     mnist: &Mnist,
     out: &Path,
     jobs: usize,
     opts: &RunOptions,
+    stale: StalePolicy,
     on_done: &(dyn Fn(&RunSpec, &RunStatus) + Sync),
 ) -> Result<Vec<RunStatus>, TrainError> {
     if !opts.force {
@@ -64,24 +92,36 @@ pub fn execute(
         runs.par_iter()
             .with_max_len(1)
             .map(|r| {
-                let dir = out.join(&r.id);
-                let status = match read_summary(&dir) {
-                    Some(s) if !opts.force && recorded_config(&dir).as_ref() == Some(&*r.config) => {
-                        RunStatus::Skipped(s)
-                    }
-                    _ => {
-                        // An unfinished directory of the same config is redone from scratch.
-                        let run_opts = RunOptions { force: true, quiet: true, ..opts.clone() };
-                        match run_to_dir(&r.config, mnist, &dir, &run_opts) {
-                            Ok(s) => RunStatus::Done(s),
-                            Err(e) => RunStatus::Failed(e.to_string()),
-                        }
-                    }
-                };
+                let status = run_one(r, mnist, &out.join(&r.id), opts, stale);
                 on_done(r, &status);
                 status
             })
             .collect()
     });
     Ok(statuses)
+}
+
+fn run_one(r: &RunSpec, mnist: &Mnist, dir: &Path, opts: &RunOptions, stale: StalePolicy) -> RunStatus {
+    let mut replaced = Vec::new();
+    if let (Some(summary), Some(record)) = (read_summary(dir), read_record(dir)) {
+        if !opts.force {
+            let now = current_fingerprint(&r.config, mnist);
+            let why = record.fingerprint.map_or(vec![Staleness::Unrecorded], |f| f.stale_against(&now));
+            if why.is_empty() {
+                return RunStatus::Skipped(summary);
+            }
+            if stale == StalePolicy::Keep {
+                return RunStatus::Stale { summary, why };
+            }
+            replaced = why;
+        }
+    }
+    // Anything else in the directory is this program's unfinished or outdated run: continue it
+    // from its checkpoint when that belongs to this very run, else start over.
+    let resume = replaced.is_empty();
+    let run_opts = RunOptions { force: true, resume, quiet: true, ..opts.clone() };
+    match run_to_dir(&r.config, mnist, dir, &run_opts) {
+        Ok(result) => RunStatus::Done { result, replaced },
+        Err(e) => RunStatus::Failed(e.to_string()),
+    }
 }

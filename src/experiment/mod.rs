@@ -3,6 +3,7 @@
 //! ([`presets`]) and the report's table ([`reproduce`]).
 
 pub mod executor;
+pub mod fingerprint;
 pub mod presets;
 pub mod progress;
 pub mod reproduce;

@@ -4,6 +4,7 @@
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::executor::RunStatus;
+use super::fingerprint::describe;
 use super::sweep_file::RunSpec;
 use crate::error::TrainError;
 use crate::train::log::{CheckRow, RunSink, StepRow};
@@ -17,14 +18,15 @@ pub struct WithProgress<'a> {
 }
 
 impl<'a> WithProgress<'a> {
-    /// A bar of `total_steps`, hidden when `quiet`.
-    pub fn new(inner: &'a mut dyn RunSink, total_steps: usize, quiet: bool) -> Self {
+    /// A bar of `total_steps` starting at `done`, hidden when `quiet`.
+    pub fn new(inner: &'a mut dyn RunSink, total_steps: usize, done: usize, quiet: bool) -> Self {
         let target = if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
         let bar = ProgressBar::with_draw_target(Some(total_steps as u64), target);
         bar.set_style(
             ProgressStyle::with_template("{bar:30} {pos}/{len} steps {elapsed_precise} {msg}")
                 .expect("static template is valid"),
         );
+        bar.set_position(done as u64);
         Self { inner, bar }
     }
 
@@ -47,6 +49,10 @@ impl RunSink for WithProgress<'_> {
             row.epoch, row.val_loss, row.val_acc, row.train_acc
         ));
         self.inner.check(row)
+    }
+
+    fn checkpoint(&mut self, bytes: &dyn Fn() -> Vec<u8>) -> Result<(), TrainError> {
+        self.inner.checkpoint(bytes)
     }
 }
 
@@ -73,15 +79,26 @@ impl RunsProgress {
             return;
         }
         let line = match status {
-            RunStatus::Done(s) => {
+            RunStatus::Done { result, replaced } => {
+                let s = &result.summary;
                 let val = match (s.final_val_loss, s.final_val_acc) {
                     (Some(l), Some(a)) => format!("val loss {l:.4}, val acc {a:.4}"),
                     _ => "no validation set".into(),
                 };
                 let stop = s.stop_epoch.map_or("-".into(), |e| e.to_string());
-                format!("done    {}: stop epoch {stop}, {val}, {:.1} s", r.id, s.train_wall_s)
+                let mut line = format!("done    {}: stop epoch {stop}, {val}, {:.1} s", r.id, s.train_wall_s);
+                if let Some(step) = result.resumed_at {
+                    line += &format!(" (resumed at step {step})");
+                }
+                if !replaced.is_empty() {
+                    line += &format!(" (replaced a stale result: {} changed)", describe(replaced));
+                }
+                line
             }
             RunStatus::Skipped(_) => format!("skipped {}: already finished", r.id),
+            RunStatus::Stale { why, .. } => {
+                format!("stale   {}: {} changed since it ran; kept (--stale rerun runs it again)", r.id, describe(why))
+            }
             RunStatus::Failed(e) => format!("FAILED  {}: {e}", r.id),
         };
         self.bar.suspend(|| eprintln!("{line}"));

@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::presets::{self, Preset, ReportRow};
+use super::summary::CollectedRun;
 use super::sweep_file::RunSpec;
 use crate::config::TrainConfig;
 use crate::error::TrainError;
@@ -93,10 +94,10 @@ fn compare(p: &Preset, c: &TrainConfig, s: &Summary) -> String {
 }
 
 /// The table's rows in the report's order, for the runs named after a preset.
-pub fn table_rows(runs: &[(String, TrainConfig, Summary)]) -> Vec<TableRow> {
+pub fn table_rows(runs: &[CollectedRun]) -> Vec<TableRow> {
     presets::PRESETS
         .iter()
-        .filter_map(|p| runs.iter().find(|(id, _, _)| id == p.name).map(|(_, c, s)| (p, c, s)))
+        .filter_map(|p| runs.iter().find(|r| r.id == p.name).map(|r| (p, &r.config, &r.summary)))
         .map(|(p, c, s)| {
             let r = p.report;
             let field = |f: fn(&ReportRow) -> &'static str| r.as_ref().map_or(String::new(), |r| f(r).to_string());

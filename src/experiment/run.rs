@@ -1,15 +1,19 @@
-//! One complete run: split the data, write the run directory, train, publish the summary.
+//! One complete run: split the data, write the run directory, train (or resume from a
+//! checkpoint), publish the model files and the summary.
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::fingerprint::Fingerprint;
 use super::progress::WithProgress;
-use super::run_dir::RunWriter;
+use super::run_dir::{RunWriter, CHECKPOINT_FILE, CONFIG_FILE};
 use crate::config::{Precision, RunConfig, TrainConfig};
 use crate::data::{self, Mnist, Normalization};
 use crate::error::TrainError;
-use crate::nn::Plan;
+use crate::nn::model_file::{self, ModelMeta};
+use crate::nn::{memory, Plan};
+use crate::train::checkpoint::{self, Checkpoint};
 use crate::train::log::Summary;
 use crate::train::{plan, train};
 use kernels::Element;
@@ -18,7 +22,13 @@ use kernels::Element;
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub data_dir: PathBuf,
+    /// Replace a run already in the directory.
     pub force: bool,
+    /// Continue from the directory's checkpoint when it belongs to this very run (same
+    /// fingerprint); start over otherwise.
+    pub resume: bool,
+    /// Write a checkpoint at every this many validation checks (0: never).
+    pub checkpoint_every: usize,
     pub quiet: bool,
     pub blas_core: String,
     pub blas_threads: usize,
@@ -31,6 +41,10 @@ pub struct RunRecord<'a> {
     pub config: &'a TrainConfig,
     /// The kernels the run executes, resolved from the config.
     pub plan: Plan,
+    /// What determines the results: config and plan, data, source.
+    pub fingerprint: &'a Fingerprint,
+    /// sha256 of each data file (decompressed).
+    pub data_files: std::collections::BTreeMap<&'static str, &'a str>,
     pub data_dir: &'a Path,
     pub input_dim: usize,
     pub normalization: Normalization,
@@ -40,41 +54,122 @@ pub struct RunRecord<'a> {
     pub blas_threads: usize,
 }
 
-/// Trains `cfg` on `mnist` and writes everything into `out`.
-/// The one place a run's precision picks the element type.
-pub fn run_to_dir(cfg: &RunConfig, mnist: &Mnist, out: &Path, opts: &RunOptions) -> Result<Summary, TrainError> {
+/// What `config.json` tells about a run written earlier.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RecordedRun {
+    pub config: TrainConfig,
+    /// Absent in runs written before fingerprints existed.
+    #[serde(default)]
+    pub fingerprint: Option<Fingerprint>,
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The record of the run in `dir`, if it has a readable one.
+pub fn read_record(dir: &Path) -> Option<RecordedRun> {
+    serde_json::from_str(&std::fs::read_to_string(dir.join(CONFIG_FILE)).ok()?).ok()
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub summary: Summary,
+    /// The step it resumed at, when it continued from a checkpoint.
+    pub resumed_at: Option<usize>,
+}
+
+/// Trains `cfg` on `mnist` and writes everything into `out`. The one place a run's precision
+/// picks the element type.
+pub fn run_to_dir(cfg: &RunConfig, mnist: &Mnist, out: &Path, opts: &RunOptions) -> Result<RunResult, TrainError> {
     match cfg.precision {
         Precision::F32 => run_typed::<f32>(cfg, mnist, out, opts),
         Precision::F64 => run_typed::<f64>(cfg, mnist, out, opts),
     }
 }
 
-fn run_typed<T: Element>(cfg: &RunConfig, mnist: &Mnist, out: &Path, opts: &RunOptions) -> Result<Summary, TrainError> {
-    let splits = data::split::<T>(mnist, cfg.train_size, cfg.val_size, cfg.norm_stats)?;
+/// Refuses a network that cannot fit in memory, before anything is allocated for it.
+fn check_memory(cfg: &TrainConfig, inputs: usize, element_bytes: usize) -> Result<(), TrainError> {
+    let sizes = cfg.layer_sizes(inputs);
+    let threads = rayon::current_num_threads();
+    let params = crate::config::parameter_count(inputs, &cfg.hidden).map_or("more than 2^64".into(), |p| p.to_string());
+    let available = memory::available_bytes().unwrap_or(u64::MAX);
+    match memory::training_bytes(&sizes, cfg.batch_size, element_bytes, threads) {
+        Some(needed) if needed <= available => Ok(()),
+        needed => Err(TrainError::TooLarge {
+            parameters: params,
+            needed_mib: needed.map_or(u64::MAX, |n| n >> 20),
+            available_mib: available >> 20,
+        }),
+    }
+}
+
+/// The checkpoint in `out` if it belongs to the run `fingerprint` describes.
+fn checkpoint_of<T: Element>(
+    out: &Path,
+    fingerprint: &Fingerprint,
+    sizes: &[usize],
+) -> Result<Option<Checkpoint<T>>, TrainError> {
+    let path = out.join(CHECKPOINT_FILE);
+    let same_run = read_record(out).and_then(|r| r.fingerprint).is_some_and(|f| &f == fingerprint);
+    if !same_run || !path.exists() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(&path).map_err(|source| TrainError::Output { path: path.clone(), source })?;
+    checkpoint::from_bytes(&bytes, sizes).map(Some).map_err(|reason| TrainError::Resume { path, reason })
+}
+
+fn run_typed<T: Element>(
+    cfg: &RunConfig,
+    mnist: &Mnist,
+    out: &Path,
+    opts: &RunOptions,
+) -> Result<RunResult, TrainError> {
+    let inputs = mnist.pixels() + 1;
+    check_memory(cfg, inputs, std::mem::size_of::<T>())?;
+    let splits = data::split::<T>(mnist, cfg.train_size, cfg.val_size, cfg.val_from_train, cfg.norm_stats)?;
+    let plan = plan(cfg, inputs);
+    let fingerprint = Fingerprint::new(cfg, &plan, mnist);
     let record = RunRecord {
         mlp_version: env!("CARGO_PKG_VERSION"),
         config: cfg,
-        plan: plan(cfg, splits.train.dim()),
+        plan,
+        fingerprint: &fingerprint,
+        data_files: mnist.file_hashes().into_iter().collect(),
         data_dir: &opts.data_dir,
-        input_dim: splits.train.dim(),
+        input_dim: inputs,
         normalization: splits.norm,
         steps_per_epoch: cfg.steps_per_epoch(),
         steps_per_check: cfg.steps_per_check(),
         blas_core: &opts.blas_core,
         blas_threads: opts.blas_threads,
     };
-    let mut writer = RunWriter::create(out, &record, opts.force)?;
+    let resume = if opts.resume { checkpoint_of::<T>(out, &fingerprint, &cfg.layer_sizes(inputs))? } else { None };
+    let resumed_at = resume.as_ref().map(|c| c.meta.steps);
+    let mut writer = match &resume {
+        Some(c) => RunWriter::resume(out, c.meta.steps, c.meta.checks, opts.checkpoint_every)?,
+        None => RunWriter::create(out, &record, opts.force || opts.resume, opts.checkpoint_every)?,
+    };
     let total_steps = cfg.epochs * cfg.steps_per_epoch();
     let result = {
-        let mut sink = WithProgress::new(&mut writer, total_steps, opts.quiet);
-        let result = train::<T>(cfg, &splits, &mut sink);
+        let mut sink = WithProgress::new(&mut writer, total_steps, resumed_at.unwrap_or(0), opts.quiet);
+        let result = train::<T>(cfg, &splits, &mut sink, resume);
         sink.finish();
         result
     };
     match result {
         Ok(outcome) => {
-            writer.finish(&outcome.summary)?;
-            Ok(outcome.summary)
+            let meta = ModelMeta {
+                activation: cfg.activation,
+                mean: splits.norm.mean,
+                std: splits.norm.std,
+                config: cfg.clone(),
+                fingerprint: serde_json::to_string(&fingerprint).expect("plain data"),
+            };
+            let model = model_file::to_bytes(&outcome.model, &outcome.model.weights, &meta);
+            let best = outcome.best.filter(|b| *b != outcome.model.weights);
+            let best = best.map(|b| model_file::to_bytes(&outcome.model, &b, &meta));
+            writer.finish(&outcome.summary, &model, best.as_deref())?;
+            Ok(RunResult { summary: outcome.summary, resumed_at })
         }
         Err(e) => {
             // Keep the rows written so far under their final names; no summary marks it unfinished.

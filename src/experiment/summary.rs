@@ -4,16 +4,74 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::executor::{read_summary, recorded_config};
+use super::executor::read_summary;
+use super::fingerprint::{Fingerprint, SOURCE};
 use super::presets;
+use super::run::read_record;
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::train::log::Summary;
 
-/// Knob columns that come before the outcome columns: the knobs `summary.csv` had when its
-/// columns were first fixed. Knobs added later to `TrainConfig` come after the outcomes, so
-/// columns are only ever appended.
-const LEADING_KNOBS: usize = 18;
+/// A finished run as its directory records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectedRun {
+    pub id: String,
+    pub config: TrainConfig,
+    pub summary: Summary,
+    /// Absent in runs written before fingerprints existed.
+    pub fingerprint: Option<Fingerprint>,
+}
+
+impl CollectedRun {
+    /// Whether this binary's source made it (a run with another source, or none recorded, is
+    /// stale).
+    pub fn current_code(&self) -> bool {
+        self.fingerprint.as_ref().is_some_and(|f| f.source == SOURCE)
+    }
+}
+
+/// The columns of `summary.csv`, in order: only ever appended to. Every knob of [`TrainConfig`]
+/// and every field of [`Summary`] but `restored_best` (the `restore_best` knob says it) must be
+/// here (a test checks it); `fingerprint` is the run's fingerprint id, `source` and `data` the
+/// first 16 hex digits of those parts.
+pub const COLUMNS: &[&str] = &[
+    "run",
+    "hidden",
+    "activation",
+    "init",
+    "lr",
+    "momentum",
+    "batch_size",
+    "epochs",
+    "patience",
+    "early_stopping",
+    "checks_per_epoch",
+    "validation",
+    "restore_best",
+    "seed",
+    "rng",
+    "precision",
+    "train_size",
+    "val_size",
+    "norm_stats",
+    "stop_epoch",
+    "steps",
+    "best_step",
+    "best_val_loss",
+    "final_train_loss",
+    "final_train_acc",
+    "final_val_loss",
+    "final_val_acc",
+    "train_wall_s",
+    "kernels",
+    "first_layer",
+    "val_from_train",
+    "final_test_loss",
+    "final_test_acc",
+    "fingerprint",
+    "source",
+    "data",
+];
 
 /// A value as one CSV cell: lists joined with `x` (hidden 60x60), strings bare, null empty.
 fn cell(v: &serde_json::Value) -> String {
@@ -25,28 +83,27 @@ fn cell(v: &serde_json::Value) -> String {
     }
 }
 
-/// (header, cells) of a struct's fields in declaration order.
-fn fields<S: serde::Serialize>(value: &S) -> Vec<(String, String)> {
+/// Every field of a struct, by name.
+fn fields<S: serde::Serialize>(value: &S) -> BTreeMap<String, String> {
     let v = serde_json::to_value(value).expect("plain data");
     v.as_object().expect("a struct").iter().map(|(k, v)| (k.clone(), cell(v))).collect()
 }
 
-/// The columns of one run's row: `run`, the leading knobs, the outcome, the later knobs. Every
-/// knob of [`TrainConfig`] and every field of [`Summary`] appears, by construction, except
-/// `restored_best` (the `restore_best` knob says it).
-pub fn summary_row(run: &str, c: &TrainConfig, s: &Summary) -> Vec<(String, String)> {
-    let knobs = fields(c);
-    let (leading, later) = knobs.split_at(LEADING_KNOBS.min(knobs.len()));
-    let outcome = fields(s).into_iter().filter(|(k, _)| k != "restored_best");
-    std::iter::once(("run".to_string(), run.to_string()))
-        .chain(leading.iter().cloned())
-        .chain(outcome)
-        .chain(later.iter().cloned())
-        .collect()
+/// One run's row of `summary.csv`: (column, cell) in [`COLUMNS`] order.
+pub fn summary_row(run: &CollectedRun) -> Vec<(&'static str, String)> {
+    let mut values = fields(&run.config);
+    values.extend(fields(&run.summary));
+    values.insert("run".into(), run.id.clone());
+    if let Some(f) = &run.fingerprint {
+        values.insert("fingerprint".into(), f.id.clone());
+        values.insert("source".into(), f.source[..16].to_string());
+        values.insert("data".into(), f.data[..16].to_string());
+    }
+    COLUMNS.iter().map(|&c| (c, values.remove(c).unwrap_or_default())).collect()
 }
 
 /// Finished runs found directly under each of `dirs` (or `dirs` themselves), sorted by id.
-pub fn collect_runs(dirs: &[PathBuf]) -> Vec<(String, TrainConfig, Summary)> {
+pub fn collect_runs(dirs: &[PathBuf]) -> Vec<CollectedRun> {
     let mut found = BTreeMap::new();
     for dir in dirs {
         let mut candidates = vec![dir.clone()];
@@ -54,29 +111,26 @@ pub fn collect_runs(dirs: &[PathBuf]) -> Vec<(String, TrainConfig, Summary)> {
             candidates.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
         }
         for d in candidates {
-            if let (Some(c), Some(s)) = (recorded_config(&d), read_summary(&d)) {
+            if let (Some(r), Some(summary)) = (read_record(&d), read_summary(&d)) {
                 let id = d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                found.insert(id, (c, s));
+                found.insert(id.clone(), CollectedRun { id, config: r.config, summary, fingerprint: r.fingerprint });
             }
         }
     }
-    found.into_iter().map(|(id, (c, s))| (id, c, s)).collect()
+    found.into_values().collect()
 }
 
 /// Writes `summary.csv` (one row per run) and `summary.md` (report-style table; runs that differ
 /// only in seed are grouped as mean +- std) into `out`.
-pub fn write_summaries(runs: &[(String, TrainConfig, Summary)], out: &Path) -> Result<(), TrainError> {
+pub fn write_summaries(runs: &[CollectedRun], out: &Path) -> Result<(), TrainError> {
     std::fs::create_dir_all(out).map_err(|source| TrainError::Output { path: out.into(), source })?;
     let csv_path = out.join("summary.csv");
     let tmp = out.join("summary.csv.tmp");
     let csv_err = |source| TrainError::Csv { path: csv_path.clone(), source };
     let mut w = csv::Writer::from_path(&tmp).map_err(csv_err)?;
-    for (i, (id, c, s)) in runs.iter().enumerate() {
-        let row = summary_row(id, c, s);
-        if i == 0 {
-            w.write_record(row.iter().map(|(k, _)| k)).map_err(csv_err)?;
-        }
-        w.write_record(row.iter().map(|(_, v)| v)).map_err(csv_err)?;
+    w.write_record(COLUMNS).map_err(csv_err)?;
+    for run in runs {
+        w.write_record(summary_row(run).iter().map(|(_, v)| v)).map_err(csv_err)?;
     }
     w.flush().map_err(|source| TrainError::Output { path: tmp.clone(), source })?;
     std::fs::rename(&tmp, &csv_path).map_err(|source| TrainError::Output { path: csv_path.clone(), source })?;
@@ -91,24 +145,28 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-/// The report-style table; groups runs whose configs differ only in the seed.
-pub fn summary_markdown(runs: &[(String, TrainConfig, Summary)]) -> String {
-    // A group: the same id up to its -s<seed> suffix and the same config up to the seed.
-    let mut groups: Vec<(String, TrainConfig, Vec<&Summary>)> = Vec::new();
-    for (id, c, s) in runs {
-        let (label, key) = (strip_seed(id), TrainConfig { seed: 0, ..c.clone() });
-        match groups.iter_mut().find(|g| g.0 == label && g.1 == key) {
-            Some(g) => g.2.push(s),
-            None => groups.push((label.to_string(), key, vec![s])),
+/// The report-style table; groups runs whose configs differ only in the seed. A run made by other
+/// code than this binary's is marked stale.
+pub fn summary_markdown(runs: &[CollectedRun]) -> String {
+    // A group: the same id up to its -s<seed> suffix, the same config up to the seed, made by the
+    // same (current or other) code.
+    let mut groups: Vec<(String, TrainConfig, bool, Vec<&Summary>)> = Vec::new();
+    for run in runs {
+        let (label, key, stale) =
+            (strip_seed(&run.id), TrainConfig { seed: 0, ..run.config.clone() }, !run.current_code());
+        match groups.iter_mut().find(|g| g.0 == label && g.1 == key && g.2 == stale) {
+            Some(g) => g.3.push(&run.summary),
+            None => groups.push((label.to_string(), key, stale, vec![&run.summary])),
         }
     }
     // The study's runs in the report's order, then everything else by name.
     let rank = |label: &str| presets::PRESETS.iter().position(|p| p.name == label).unwrap_or(usize::MAX);
-    groups.sort_by(|a, b| (rank(&a.0), &a.0).cmp(&(rank(&b.0), &b.0)));
+    groups.sort_by(|a, b| (rank(&a.0), &a.0, a.2).cmp(&(rank(&b.0), &b.0, b.2)));
     let mut md = String::from(
         "| model | runs | stopping epoch | training loss | training accuracy | validation loss | validation accuracy | wall s |\n|---|---|---|---|---|---|---|---|\n",
     );
-    for (label, _, ss) in &groups {
+    for (label, _, stale, ss) in &groups {
+        let label = if *stale { format!("{label} (stale: code)") } else { label.clone() };
         let col = |f: &dyn Fn(&Summary) -> Option<f64>, digits: usize| {
             let Some(values) = ss.iter().map(|s| f(s)).collect::<Option<Vec<f64>>>() else {
                 return "-".to_string();

@@ -3,9 +3,12 @@
 //! [`workspace`]), and full-set evaluation ([`eval`]).
 
 pub mod eval;
+pub mod memory;
 pub mod mlp;
+pub mod model_file;
 pub mod pass;
 pub mod plan;
+pub mod tensors;
 pub mod workspace;
 
 pub use eval::Metrics;

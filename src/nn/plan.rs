@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::config::{FirstLayer, Kernels, Precision};
+use crate::config::{FirstLayer, Kernels, Precision, TrainConfig};
 use kernels::layers::Math;
 
 /// How a training step computes the first layer.
@@ -116,6 +116,11 @@ impl Plan {
             exp: if fast { ExpFn::Polynomial } else { ExpFn::Libm },
             hidden_input_gradient: if fast { InputGradient::TransposedCopy } else { InputGradient::TransposeFlag },
         }
+    }
+
+    /// The plan of `cfg` for inputs of `inputs` values (the bias column included).
+    pub fn for_config(cfg: &TrainConfig, inputs: usize) -> Plan {
+        Plan::resolve(cfg.kernels, cfg.first_layer, cfg.precision, &cfg.layer_sizes(inputs), cfg.momentum > 0.0)
     }
 
     /// The activation kernels' e^x.

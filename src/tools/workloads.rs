@@ -50,7 +50,7 @@ impl Workload {
 
 /// The full training file for training and the test file for validation.
 pub fn splits<T: Element>(mnist: &Mnist) -> Result<Splits<T>, TrainError> {
-    Ok(data::split::<T>(mnist, 60000, 10000, NormStats::FullTrain)?)
+    Ok(data::split::<T>(mnist, 60000, 10000, 0, NormStats::FullTrain)?)
 }
 
 /// Runs `w` once on prepared data and returns its wall time in seconds (data preparation
@@ -72,5 +72,5 @@ pub fn run_once<T: Element>(
         std::hint::black_box((a, b));
         return Ok(elapsed);
     }
-    Ok(train::<T>(&cfg, splits, &mut NullSink)?.summary.train_wall_s)
+    Ok(train::<T>(&cfg, splits, &mut NullSink, None)?.summary.train_wall_s)
 }

@@ -12,6 +12,14 @@ pub enum Verdict {
     Stop,
 }
 
+/// What a checkpoint keeps of an [`EarlyStopping`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StopperState {
+    pub since_lowest: usize,
+    /// (step, validation loss) of the best check so far.
+    pub best: Option<(usize, f64)>,
+}
+
 #[derive(Debug, Clone)]
 pub struct EarlyStopping {
     patience: usize,
@@ -44,6 +52,19 @@ impl EarlyStopping {
     /// (step, validation loss) of the best check so far.
     pub fn best(&self) -> Option<(usize, f64)> {
         self.best_step.map(|s| (s, self.lowest))
+    }
+
+    pub fn state(&self) -> StopperState {
+        StopperState { since_lowest: self.since_lowest, best: self.best() }
+    }
+
+    /// The rule with `patience` in the state `state()` described.
+    pub fn restored(patience: usize, state: &StopperState) -> Self {
+        let (best_step, lowest) = match state.best {
+            Some((step, loss)) => (Some(step), loss),
+            None => (None, f64::INFINITY),
+        };
+        Self { patience, lowest, since_lowest: state.since_lowest, best_step }
     }
 }
 

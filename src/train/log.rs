@@ -5,6 +5,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
 
+/// The header of `steps.csv`: [`StepRow`]'s fields.
+pub const STEP_COLUMNS: &[&str] = &["step", "epoch", "train_loss"];
+/// The header of `checks.csv`: [`CheckRow`]'s fields.
+pub const CHECK_COLUMNS: &[&str] =
+    &["step", "epoch", "val_loss", "val_acc", "train_acc", "elapsed_s", "train_full_loss"];
+
 /// One row of `steps.csv`: the batch loss of every training step (before that step's update).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct StepRow {
@@ -46,12 +52,23 @@ pub struct Summary {
     pub train_wall_s: f64,
     /// Whether the final metrics use the restored best weights.
     pub restored_best: bool,
+    /// The test set, evaluated once at the end when validation came from the training file
+    /// (`val_from_train`); null otherwise.
+    #[serde(default)]
+    pub final_test_loss: Option<f64>,
+    #[serde(default)]
+    pub final_test_acc: Option<f64>,
 }
 
 /// Receives the rows of a run as training produces them.
 pub trait RunSink {
     fn step(&mut self, row: &StepRow) -> Result<(), TrainError>;
     fn check(&mut self, row: &CheckRow) -> Result<(), TrainError>;
+    /// Offered after every validation check: `bytes` makes the checkpoint file. Sinks that keep no
+    /// checkpoints ignore it.
+    fn checkpoint(&mut self, _bytes: &dyn Fn() -> Vec<u8>) -> Result<(), TrainError> {
+        Ok(())
+    }
 }
 
 /// A sink that drops everything (benchmarks, gradient checks).
@@ -63,5 +80,29 @@ impl RunSink for NullSink {
     }
     fn check(&mut self, _: &CheckRow) -> Result<(), TrainError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys<S: Serialize>(row: &S) -> Vec<String> {
+        serde_json::to_value(row).unwrap().as_object().unwrap().keys().cloned().collect()
+    }
+
+    #[test]
+    fn headers_are_the_row_fields() {
+        assert_eq!(keys(&StepRow { step: 0, epoch: 0, train_loss: 0.0 }), STEP_COLUMNS);
+        let check = CheckRow {
+            step: 0,
+            epoch: 0,
+            val_loss: 0.0,
+            val_acc: 0.0,
+            train_acc: 0.0,
+            elapsed_s: 0.0,
+            train_full_loss: 0.0,
+        };
+        assert_eq!(keys(&check), CHECK_COLUMNS);
     }
 }

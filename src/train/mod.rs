@@ -2,6 +2,7 @@
 //! 2021 reference does them; one step ([`stepper`]); the optimiser that owns the update
 //! ([`optimizer`]); the stopping rule ([`early_stop`]); and what a run reports ([`log`]).
 
+pub mod checkpoint;
 pub mod early_stop;
 pub mod log;
 pub mod optimizer;
@@ -13,7 +14,8 @@ use crate::config::{RunConfig, TrainConfig};
 use crate::data::Splits;
 use crate::error::TrainError;
 use crate::nn::{Mlp, Plan};
-use crate::rng::make_rng;
+use crate::rng::{make_rng, restore_rng};
+use checkpoint::{Checkpoint, CheckpointMeta};
 use early_stop::{EarlyStopping, Verdict};
 use kernels::Element;
 use log::{CheckRow, RunSink, StepRow, Summary};
@@ -21,7 +23,7 @@ use stepper::Stepper;
 
 /// The execution plan of `cfg` for inputs of `inputs` values (the bias column included).
 pub fn plan(cfg: &TrainConfig, inputs: usize) -> Plan {
-    Plan::resolve(cfg.kernels, cfg.first_layer, cfg.precision, &cfg.layer_sizes(inputs), cfg.momentum > 0.0)
+    Plan::for_config(cfg, inputs)
 }
 
 /// A fresh model of `cfg`, its weights drawn from `rng`.
@@ -32,15 +34,20 @@ pub fn init_model<T: Element>(cfg: &TrainConfig, inputs: usize, rng: &mut dyn cr
 /// What a finished run returns.
 pub struct Outcome<T> {
     pub summary: Summary,
+    /// The network with the weights the final metrics were computed with.
     pub model: Mlp<T>,
+    /// The best check's weights, when there was a check.
+    pub best: Option<Vec<Vec<T>>>,
 }
 
-/// Trains one model on `splits` as `cfg` says, streaming rows to `sink`. `T` must be the
-/// configured precision.
+/// Trains one model on `splits` as `cfg` says, streaming rows and checkpoints to `sink`; from
+/// `resume` when given (a checkpoint of this very run), from fresh weights otherwise. `T` must be
+/// the configured precision.
 pub fn train<T: Element>(
     cfg: &RunConfig,
     splits: &Splits<T>,
     sink: &mut dyn RunSink,
+    resume: Option<Checkpoint<T>>,
 ) -> Result<Outcome<T>, TrainError> {
     assert_eq!(T::NAME, crate::config::precision_name(cfg.precision), "train::<T> with T the configured precision");
     let (train, val) = (&splits.train, &splits.val);
@@ -49,16 +56,37 @@ pub fn train<T: Element>(
     let mut stepper = Stepper::new(&model, cfg.batch_size, cfg.lr, cfg.momentum);
     let mut indices: Vec<u32> = (0..train.len() as u32).collect();
     let mut stopper = EarlyStopping::new(cfg.patience);
-    let mut best_weights = cfg.restore_best.then(|| model.weights.clone());
+    let mut best: Option<Vec<Vec<T>>> = None;
     let (steps_per_epoch, steps_per_check) = (cfg.steps_per_epoch(), cfg.steps_per_check());
+    // Checks need a validation set; without one the final validation metrics are null.
+    let validate = cfg.validation && !val.is_empty();
+
+    let (mut step, mut checks, mut first_epoch, mut elapsed_before) = (0usize, 0usize, 0usize, 0.0);
+    if let Some(ck) = resume {
+        assert_eq!(ck.indices.len(), indices.len(), "a checkpoint of this run");
+        model.weights = ck.weights;
+        stepper.opt.restore_velocity(ck.velocity);
+        best = ck.best;
+        indices = ck.indices;
+        rng = restore_rng(&ck.meta.rng);
+        stopper = EarlyStopping::restored(cfg.patience, &ck.meta.stopper);
+        (step, checks, first_epoch, elapsed_before) = (ck.meta.steps, ck.meta.checks, ck.meta.epoch, ck.meta.elapsed_s);
+    }
+    let resumed_at = step;
 
     let start = Instant::now();
-    let (mut step, mut stop_epoch) = (0usize, None);
-    'epochs: for epoch in 0..cfg.epochs {
-        // A fresh 0..N every epoch, then shuffled, as the reference's `list(range(N))`.
-        indices.iter_mut().enumerate().for_each(|(i, v)| *v = i as u32);
-        rng.shuffle(&mut indices);
-        let mut batches = indices.chunks_exact(cfg.batch_size).take(steps_per_epoch).peekable();
+    let elapsed = |start: &Instant| elapsed_before + start.elapsed().as_secs_f64();
+    let mut stop_epoch = None;
+    'epochs: for epoch in first_epoch..cfg.epochs {
+        // Within the epoch a checkpoint was taken in, its order and the steps done stand.
+        let done =
+            if step > epoch * steps_per_epoch && step == resumed_at { step - epoch * steps_per_epoch } else { 0 };
+        if done == 0 {
+            // A fresh 0..N every epoch, then shuffled, as the reference's `list(range(N))`.
+            indices.iter_mut().enumerate().for_each(|(i, v)| *v = i as u32);
+            rng.shuffle(&mut indices);
+        }
+        let mut batches = indices.chunks_exact(cfg.batch_size).take(steps_per_epoch).skip(done).peekable();
         while let Some(batch) = batches.next() {
             if let Some(next) = batches.peek() {
                 stepper.prefetch(&model, train, next);
@@ -68,62 +96,80 @@ pub fn train<T: Element>(
                 return Err(TrainError::Diverged { what: "the training loss", value: train_loss, step, epoch });
             }
             sink.step(&StepRow { step, epoch, train_loss })?;
-            let check_now = cfg.validation && step % steps_per_check == 0;
+            let check_now = validate && step % steps_per_check == 0;
             step += 1;
             if !check_now {
                 continue;
             }
             let v = model.evaluate(val).expect("validation runs on a non-empty set");
-            if !v.loss.is_finite() {
-                return Err(TrainError::Diverged { what: "the validation loss", value: v.loss, step: step - 1, epoch });
-            }
             let t = model.evaluate(train).expect("the training set holds a batch");
-            sink.check(&CheckRow {
+            let row = CheckRow {
                 step: step - 1,
                 epoch,
                 val_loss: v.loss,
                 val_acc: v.accuracy,
                 train_acc: t.accuracy,
-                elapsed_s: start.elapsed().as_secs_f64(),
+                elapsed_s: elapsed(&start),
                 train_full_loss: t.loss,
-            })?;
-            match stopper.observe(step - 1, v.loss) {
-                Verdict::Improved => {
-                    if let Some(best) = best_weights.as_mut() {
-                        best.iter_mut().zip(&model.weights).for_each(|(b, w)| b.copy_from_slice(w));
-                    }
+            };
+            // The check is logged even when it is the one that shows divergence.
+            sink.check(&row)?;
+            checks += 1;
+            for (what, value) in [("the validation loss", v.loss), ("the training-set loss", t.loss)] {
+                if !value.is_finite() {
+                    return Err(TrainError::Diverged { what, value, step: step - 1, epoch });
                 }
+            }
+            match stopper.observe(step - 1, v.loss) {
+                Verdict::Improved => match best.as_mut() {
+                    Some(b) => b.iter_mut().zip(&model.weights).for_each(|(b, w)| b.copy_from_slice(w)),
+                    None => best = Some(model.weights.clone()),
+                },
                 Verdict::Stop if cfg.early_stopping => {
                     stop_epoch = Some(epoch);
                     break 'epochs;
                 }
                 _ => {}
             }
+            let meta = CheckpointMeta {
+                steps: step,
+                checks,
+                epoch,
+                rng: rng.state(),
+                stopper: stopper.state(),
+                elapsed_s: elapsed(&start),
+                precision: T::NAME.to_string(),
+            };
+            let (opt, best) = (&stepper.opt, best.as_deref());
+            sink.checkpoint(&|| checkpoint::to_bytes(&model, opt.velocity(), best, &indices, &meta))?;
         }
     }
-    let train_wall_s = start.elapsed().as_secs_f64();
+    let train_wall_s = elapsed(&start);
 
-    let restored_best = match best_weights {
-        Some(best) if stopper.best().is_some() => {
-            model.weights = best;
+    let restored_best = match &best {
+        Some(b) if cfg.restore_best => {
+            model.weights = b.clone();
             true
         }
         _ => false,
     };
     let t = model.evaluate(train).expect("the training set holds a batch");
     let v = model.evaluate(val);
-    let best = stopper.best();
+    let test = splits.test.as_ref().and_then(|test| model.evaluate(test));
+    let best_check = stopper.best();
     let summary = Summary {
         stop_epoch,
         steps: step,
-        best_step: best.map(|b| b.0),
-        best_val_loss: best.map(|b| b.1),
+        best_step: best_check.map(|b| b.0),
+        best_val_loss: best_check.map(|b| b.1),
         final_train_loss: t.loss,
         final_train_acc: t.accuracy,
         final_val_loss: v.map(|v| v.loss),
         final_val_acc: v.map(|v| v.accuracy),
         train_wall_s,
         restored_best,
+        final_test_loss: test.map(|m| m.loss),
+        final_test_acc: test.map(|m| m.accuracy),
     };
-    Ok(Outcome { summary, model })
+    Ok(Outcome { summary, model, best })
 }

@@ -39,6 +39,20 @@ impl<T: Element> Optimizer<T> {
         }
     }
 
+    /// The velocities (one buffer per layer with momentum, none without): what a checkpoint keeps.
+    pub fn velocity(&self) -> &[Vec<T>] {
+        &self.velocity
+    }
+
+    /// Continues from saved velocities (as [`Optimizer::velocity`] gave them).
+    pub fn restore_velocity(&mut self, velocity: Vec<Vec<T>>) {
+        assert_eq!(velocity.len(), self.velocity.len(), "velocities of every layer, or none");
+        for (v, saved) in self.velocity.iter().zip(&velocity) {
+            assert_eq!(v.len(), saved.len(), "velocity of the layer's shape");
+        }
+        self.velocity = velocity;
+    }
+
     /// The first layer's offset term for the current weights, if the last update computed it.
     pub fn first_layer_offset(&self) -> Option<&[T]> {
         self.offset_current.then_some(self.offset.as_slice())

@@ -1,0 +1,186 @@
+//! Model files: a trained network in safetensors, the format numpy, PyTorch and the Hugging Face
+//! tools read. The contract (kept stable, documented in the README):
+//!
+//! - tensors `layers.{i}.weight`, i = 0.., shape [fan_in, fan_out], dtype F32 or F64 (the
+//!   precision trained); the first layer has one row per pixel plus the bias row, last; there are
+//!   no other biases;
+//! - string metadata `activation` (`sigmoid` | `improved`), `mean` and `std` (the normalisation
+//!   x' = (x - mean) / std of raw pixel bytes), `config` (the run's configuration, JSON) and
+//!   `fingerprint` (JSON, see `crate::experiment::fingerprint`).
+//!
+//! Loading checks everything a file can get wrong and names the file in every error; it never
+//! panics and never allocates more than the file's size.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use safetensors::tensor::Dtype;
+use safetensors::SafeTensors;
+
+use super::mlp::Mlp;
+use super::plan::Plan;
+use super::tensors;
+use crate::config::{ActivationKind, Precision, RunConfig, TrainConfig, CLASSES};
+use crate::error::ModelError;
+use kernels::Element;
+
+/// Largest model file read (a [1024, 1024] f64 network is 16 MB).
+const MAX_FILE_BYTES: u64 = 4 << 30;
+
+/// What a model file says besides its weights.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelMeta {
+    pub activation: ActivationKind,
+    pub mean: f64,
+    pub std: f64,
+    pub config: RunConfig,
+    /// The run's fingerprint, JSON.
+    pub fingerprint: String,
+}
+
+/// A loaded network in the precision it was trained in.
+#[derive(Debug, Clone)]
+pub enum AnyMlp {
+    F32(Mlp<f32>),
+    F64(Mlp<f64>),
+}
+
+impl AnyMlp {
+    pub fn sizes(&self) -> &[usize] {
+        match self {
+            AnyMlp::F32(m) => &m.sizes,
+            AnyMlp::F64(m) => &m.sizes,
+        }
+    }
+}
+
+/// The name of layer `l`'s weight tensor.
+pub fn weight_name(l: usize) -> String {
+    format!("layers.{l}.weight")
+}
+
+/// A model file holding `weights` (shaped as `model`'s layers) and `meta`.
+pub fn to_bytes<T: Element>(model: &Mlp<T>, weights: &[Vec<T>], meta: &ModelMeta) -> Vec<u8> {
+    let encoded: Vec<Vec<u8>> = weights.iter().map(|w| tensors::encode(w)).collect();
+    let views = encoded
+        .iter()
+        .enumerate()
+        .map(|(l, bytes)| (weight_name(l), tensors::view::<T>(bytes, &[model.sizes[l], model.sizes[l + 1]])));
+    let activation = serde_json::to_value(meta.activation).expect("plain data");
+    let info = BTreeMap::from([
+        ("activation".to_string(), activation.as_str().expect("a string").to_string()),
+        ("mean".to_string(), meta.mean.to_string()),
+        ("std".to_string(), meta.std.to_string()),
+        ("config".to_string(), serde_json::to_string(&*meta.config).expect("plain data")),
+        ("fingerprint".to_string(), meta.fingerprint.clone()),
+    ]);
+    tensors::serialize(views, info)
+}
+
+/// Reads and checks a model file.
+pub fn load(path: &Path) -> Result<(AnyMlp, ModelMeta), ModelError> {
+    let io = |source| ModelError::Io { path: path.to_path_buf(), source };
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    let invalid = |reason: String| ModelError::Invalid { path: path.to_path_buf(), reason };
+    if len > MAX_FILE_BYTES {
+        return Err(invalid(format!("{len} bytes, more than any model of this trainer")));
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    parse(&bytes).map_err(invalid)
+}
+
+/// Parses a model file's bytes; the error says what is wrong.
+pub fn parse(bytes: &[u8]) -> Result<(AnyMlp, ModelMeta), String> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| format!("not a safetensors file ({e})"))?;
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| format!("not a safetensors file ({e})"))?;
+    let info = header.metadata().clone().unwrap_or_default();
+    let field = |k: &str| info.get(k).ok_or_else(|| format!("metadata `{k}` is missing"));
+    let config: TrainConfig = serde_json::from_str(field("config")?)
+        .map_err(|e| format!("metadata `config` is not a configuration ({e})"))?;
+    let config = config.validate().map_err(|e| format!("metadata `config`: {e}"))?;
+    let activation: ActivationKind = serde_json::from_value(serde_json::Value::String(field("activation")?.clone()))
+        .map_err(|_| format!("metadata `activation` = {:?}: expected sigmoid or improved", field("activation").ok()))?;
+    let number = |k: &str| -> Result<f64, String> {
+        let v: f64 = field(k)?.parse().map_err(|_| format!("metadata `{k}` is not a number"))?;
+        if v.is_finite() {
+            Ok(v)
+        } else {
+            Err(format!("metadata `{k}` = {v} is not finite"))
+        }
+    };
+    let (mean, std) = (number("mean")?, number("std")?);
+    if std <= 0.0 {
+        return Err(format!("metadata `std` = {std} must be positive"));
+    }
+    if activation != config.activation {
+        return Err(format!("metadata `activation` disagrees with the configuration's {:?}", config.activation));
+    }
+    let layers = config.hidden.len() + 1;
+    let names = st.names();
+    if let Some(extra) = names.iter().find(|n| !(0..layers).any(|l| **n == weight_name(l))) {
+        return Err(format!(
+            "unexpected tensor `{extra}` (a network of {layers} layers has layers.0.weight..layers.{}.weight)",
+            layers - 1
+        ));
+    }
+    let mut sizes = Vec::with_capacity(layers + 1);
+    let mut views = Vec::with_capacity(layers);
+    for l in 0..layers {
+        let name = weight_name(l);
+        let view = st.tensor(&name).map_err(|_| format!("tensor `{name}` is missing"))?;
+        let want = match config.precision {
+            Precision::F32 => Dtype::F32,
+            Precision::F64 => Dtype::F64,
+        };
+        if view.dtype() != want {
+            return Err(format!("`{name}` has dtype {:?}; the configuration says {want:?}", view.dtype()));
+        }
+        let shape = view.shape();
+        if shape.len() != 2 {
+            return Err(format!("`{name}` has shape {shape:?}; a weight matrix is [fan_in, fan_out]"));
+        }
+        let out = if l + 1 < layers { config.hidden[l] } else { CLASSES };
+        if shape[1] != out || (l > 0 && shape[0] != sizes[l]) {
+            return Err(format!(
+                "`{name}` has shape {shape:?}; the configuration's layers need [{}, {out}]",
+                if l > 0 { sizes[l] } else { shape[0] }
+            ));
+        }
+        if l == 0 {
+            if shape[0] < 2 {
+                return Err(format!("`{name}` has {} input rows; at least one pixel and the bias row", shape[0]));
+            }
+            sizes.push(shape[0]);
+        }
+        sizes.push(shape[1]);
+        views.push(view);
+    }
+    let meta =
+        ModelMeta { activation, mean, std, config, fingerprint: info.get("fingerprint").cloned().unwrap_or_default() };
+    let plan = Plan::for_config(&meta.config, sizes[0]);
+    let model = match meta.config.precision {
+        Precision::F32 => AnyMlp::F32(build::<f32>(&sizes, &views, &meta, plan)?),
+        Precision::F64 => AnyMlp::F64(build::<f64>(&sizes, &views, &meta, plan)?),
+    };
+    Ok((model, meta))
+}
+
+fn build<T: Element>(
+    sizes: &[usize],
+    views: &[safetensors::tensor::TensorView],
+    meta: &ModelMeta,
+    plan: Plan,
+) -> Result<Mlp<T>, String> {
+    let weights: Vec<Vec<T>> = views.iter().map(tensors::decode::<T>).collect();
+    for (l, w) in weights.iter().enumerate() {
+        if let Some(i) = w.iter().position(|v| !v.is_finite()) {
+            return Err(format!(
+                "`{}` holds a non-finite weight at [{}, {}]",
+                weight_name(l),
+                i / sizes[l + 1],
+                i % sizes[l + 1]
+            ));
+        }
+    }
+    Ok(Mlp { sizes: sizes.to_vec(), weights, activation: meta.activation.into(), plan })
+}

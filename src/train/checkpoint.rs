@@ -1,0 +1,119 @@
+//! Checkpoints: everything needed to continue a run exactly where it was, written at validation
+//! checks. A resumed run gives byte-identical logs, summary and model file (`tests/resume.rs`).
+//!
+//! A checkpoint is a safetensors file: tensors `layers.{i}.weight`, `layers.{i}.velocity` (with
+//! momentum), `layers.{i}.best` (the best check's weights, once there is one) and `indices` (this
+//! epoch's order of the training images, U32); metadata `checkpoint` (JSON: [`CheckpointMeta`]).
+//! The sparse first layer's offset term is not saved: the next forward recomputes it from the
+//! weights with the same additions in the same order.
+
+use std::collections::BTreeMap;
+
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+use serde::{Deserialize, Serialize};
+
+use super::early_stop::StopperState;
+use crate::nn::{tensors, Mlp};
+use crate::rng::RngState;
+use kernels::Element;
+
+/// The scalar state of a run at a checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// Steps done: rows of `steps.csv`.
+    pub steps: usize,
+    /// Validation checks done: rows of `checks.csv`.
+    pub checks: usize,
+    /// The epoch of the last step.
+    pub epoch: usize,
+    /// The random stream after this epoch's shuffle.
+    pub rng: RngState,
+    pub stopper: StopperState,
+    /// Seconds of training so far.
+    pub elapsed_s: f64,
+    /// Element type, "f32" or "f64".
+    pub precision: String,
+}
+
+/// A run's state, owned.
+#[derive(Debug, Clone)]
+pub struct Checkpoint<T> {
+    pub weights: Vec<Vec<T>>,
+    /// One buffer per layer with momentum; empty otherwise.
+    pub velocity: Vec<Vec<T>>,
+    pub best: Option<Vec<Vec<T>>>,
+    pub indices: Vec<u32>,
+    pub meta: CheckpointMeta,
+}
+
+/// The checkpoint of `model` and the rest of a run's state, as file bytes.
+pub fn to_bytes<T: Element>(
+    model: &Mlp<T>,
+    velocity: &[Vec<T>],
+    best: Option<&[Vec<T>]>,
+    indices: &[u32],
+    meta: &CheckpointMeta,
+) -> Vec<u8> {
+    let shape = |l: usize| vec![model.sizes[l], model.sizes[l + 1]];
+    let mut named: Vec<(String, Vec<u8>, Vec<usize>, Dtype)> = Vec::new();
+    let mut add = |kind: &str, set: &[Vec<T>]| {
+        for (l, w) in set.iter().enumerate() {
+            named.push((format!("layers.{l}.{kind}"), tensors::encode(w), shape(l), tensors::dtype::<T>()));
+        }
+    };
+    add("weight", &model.weights);
+    add("velocity", velocity);
+    if let Some(best) = best {
+        add("best", best);
+    }
+    named.push((
+        "indices".into(),
+        indices.iter().flat_map(|i| i.to_le_bytes()).collect(),
+        vec![indices.len()],
+        Dtype::U32,
+    ));
+    let views = named.iter().map(|(n, b, s, d)| (n.clone(), TensorView::new(*d, s.clone(), b).expect("sized")));
+    let info = BTreeMap::from([("checkpoint".to_string(), serde_json::to_string(meta).expect("plain data"))]);
+    tensors::serialize(views, info)
+}
+
+/// Reads a checkpoint of a network of layer widths `sizes`; the error says what is wrong.
+pub fn from_bytes<T: Element>(bytes: &[u8], sizes: &[usize]) -> Result<Checkpoint<T>, String> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| format!("not a checkpoint ({e})"))?;
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| format!("not a checkpoint ({e})"))?;
+    let text = header.metadata().as_ref().and_then(|m| m.get("checkpoint")).ok_or("no `checkpoint` metadata")?;
+    let meta: CheckpointMeta = serde_json::from_str(text).map_err(|e| format!("bad `checkpoint` metadata ({e})"))?;
+    if meta.precision != T::NAME {
+        return Err(format!("a {} checkpoint for an {} run", meta.precision, T::NAME));
+    }
+    let layer = |kind: &str, l: usize| -> Result<Option<Vec<T>>, String> {
+        let name = format!("layers.{l}.{kind}");
+        let Ok(view) = st.tensor(&name) else { return Ok(None) };
+        if view.dtype() != tensors::dtype::<T>() || view.shape() != [sizes[l], sizes[l + 1]] {
+            return Err(format!(
+                "`{name}` is {:?} {:?}, expected [{}, {}]",
+                view.dtype(),
+                view.shape(),
+                sizes[l],
+                sizes[l + 1]
+            ));
+        }
+        Ok(Some(tensors::decode(&view)))
+    };
+    let set = |kind: &str| -> Result<Option<Vec<Vec<T>>>, String> {
+        let found: Vec<Option<Vec<T>>> = (0..sizes.len() - 1).map(|l| layer(kind, l)).collect::<Result<_, _>>()?;
+        match found.iter().filter(|f| f.is_some()).count() {
+            0 => Ok(None),
+            n if n == found.len() => Ok(Some(found.into_iter().flatten().collect())),
+            _ => Err(format!("some `{kind}` tensors are missing")),
+        }
+    };
+    let weights = set("weight")?.ok_or("no weights")?;
+    let indices = st.tensor("indices").map_err(|_| "no `indices`")?;
+    if indices.dtype() != Dtype::U32 || indices.shape().len() != 1 {
+        return Err("`indices` is not a list of U32".into());
+    }
+    let indices = indices.data().chunks_exact(4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes"))).collect();
+    Ok(Checkpoint { weights, velocity: set("velocity")?.unwrap_or_default(), best: set("best")?, indices, meta })
+}
