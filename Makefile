@@ -52,8 +52,8 @@ reproduce: build
 reproduce-check: build
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 		$(BIN) reproduce --out "$$tmp" --quiet --checkpoint-every 0 && \
-		$(FAST_CORE) && MLP_REPRODUCE_DIR="$$tmp" $(CARGO) test --release --test reproduce -- --ignored && \
-		python3 scripts/reference_hashes.py "$$tmp" --check tests/fixtures/reference-hashes.txt --binary $(BIN)
+		python3 scripts/reference_hashes.py "$$tmp" --check tests/fixtures/reference-hashes.txt --binary $(BIN) && \
+		$(FAST_CORE) && MLP_REPRODUCE_DIR="$$tmp" $(CARGO) test --release --test reproduce -- --ignored
 
 reference-check: reproduce-check
 

@@ -27,6 +27,8 @@ pub enum DataError {
     TooFew { path: PathBuf, what: &'static str, requested: usize, available: usize },
     #[error("no {name} (or {name}.gz) in {dir}")]
     Missing { dir: PathBuf, name: &'static str },
+    #[error("{path}: {reason}")]
+    BadImage { path: PathBuf, reason: String },
 }
 
 /// A model file that cannot be used. Every variant names the file.
@@ -36,6 +38,8 @@ pub enum ModelError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: not a usable model file: {reason}")]
     Invalid { path: PathBuf, reason: String },
+    #[error("{path} does not fit {data}: {reason}")]
+    DoesNotFit { path: PathBuf, data: PathBuf, reason: String },
 }
 
 /// A hyperparameter that makes no sense, found before any training starts.
@@ -54,6 +58,8 @@ pub enum TrainError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Data(#[from] DataError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
     #[error("training diverged: {what} is {value} at step {step} (epoch {epoch}); lower the learning rate. The logs written so far are kept")]
     Diverged { what: &'static str, value: f64, step: usize, epoch: usize },
     #[error("{path} already holds a run; pass --force to replace it or choose another --out")]

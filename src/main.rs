@@ -12,9 +12,20 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     match cli::execute(args) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output went away (e.g. `| head`): nothing left to say.
+        Err(err) if broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(cli::exit_code(&err))
         }
     }
+}
+
+/// Whether `err` is a write to a closed pipe.
+fn broken_pipe(err: &anyhow::Error) -> bool {
+    let pipe = |e: &std::io::Error| e.kind() == std::io::ErrorKind::BrokenPipe;
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>().is_some_and(pipe)
+            || e.downcast_ref::<csv::Error>().is_some_and(|c| matches!(c.kind(), csv::ErrorKind::Io(io) if pipe(io)))
+    })
 }

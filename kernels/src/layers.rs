@@ -193,18 +193,36 @@ pub fn softmax_crossentropy_eval<T: Scalar>(logits: &[T], labels: &[u8], k: usiz
     for (z, &y) in logits.chunks_exact(k).zip(labels) {
         let (m, sum) = exp_shifted(p, z);
         loss += sum.ln().to_f64() - (z[y as usize] - m).to_f64();
-        let mut best = 0;
-        let mut best_p = p[0] / sum;
-        for (j, &e) in p.iter().enumerate().skip(1) {
-            let pj = e / sum;
-            if pj > best_p {
-                best = j;
-                best_p = pj;
-            }
-        }
-        correct += usize::from(best == y as usize);
+        correct += usize::from(most_probable(p, sum) == y as usize);
     }
     (loss, correct)
+}
+
+/// Prediction head: logits (B, K) -> probs (B, K) = softmax, predicted (B) = the class the
+/// evaluation head counts as the answer (the first maximum of the probabilities).
+pub fn softmax_predict<T: Scalar>(probs: &mut [T], predicted: &mut [u8], logits: &[T], k: usize) {
+    assert_eq!(probs.len(), logits.len());
+    assert_eq!(logits.len(), predicted.len() * k);
+    for ((p, z), best) in probs.chunks_exact_mut(k).zip(logits.chunks_exact(k)).zip(predicted.iter_mut()) {
+        let (_, sum) = exp_shifted(p, z);
+        *best = most_probable(p, sum) as u8;
+        p.iter_mut().for_each(|p| *p /= sum);
+    }
+}
+
+/// The first j with the largest e[j] / sum.
+#[inline]
+fn most_probable<T: Scalar>(e: &[T], sum: T) -> usize {
+    let mut best = 0;
+    let mut best_p = e[0] / sum;
+    for (j, &e) in e.iter().enumerate().skip(1) {
+        let pj = e / sum;
+        if pj > best_p {
+            best = j;
+            best_p = pj;
+        }
+    }
+    best
 }
 
 /// Writes e^(z - max z) into `e` and returns (max z, sum of e).
@@ -332,6 +350,24 @@ mod tests {
         assert_eq!(p[3], 1.0);
         // A confidently wrong prediction costs a large but finite loss.
         assert!(loss > 1e30);
+    }
+
+    #[test]
+    fn predictions_are_what_evaluation_counts_and_probabilities_sum_to_one() {
+        let mut rng = Lcg(8);
+        let (b, k) = (50, 10);
+        let logits: Vec<f64> = rng.vec(b * k).iter().map(|v| v * 6.0).collect();
+        let (mut probs, mut predicted) = (vec![0.0; b * k], vec![0u8; b]);
+        softmax_predict(&mut probs, &mut predicted, &logits, k);
+        let mut want = vec![0.0; b * k];
+        softmax_crossentropy_forward(&mut want, &logits, &predicted, k);
+        assert_close(&probs, &want, 1e-15);
+        // Labelled with its own predictions, every row is correct; shifted by one, none is.
+        let (_, correct) = softmax_crossentropy_eval(&logits, &predicted, k, &mut [0.0; 10]);
+        assert_eq!(correct, b);
+        let other: Vec<u8> = predicted.iter().map(|&p| (p + 1) % 10).collect();
+        assert_eq!(softmax_crossentropy_eval(&logits, &other, k, &mut [0.0; 10]).1, 0);
+        assert_eq!(reference::count_correct(&probs, &predicted, k), b);
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! command shares, and the mapping of errors to exit codes.
 
 mod common;
+mod eval;
 mod gradcheck;
 mod info;
 mod params;
+mod predict;
 mod reproduce;
 mod sweep;
 mod throughput;
@@ -38,6 +40,10 @@ enum Command {
     Reproduce(reproduce::ReproduceArgs),
     /// Time a throughput workload (W1-W4, see `mlp::tools::workloads`); prints JSON with every repetition.
     Throughput(throughput::ThroughputArgs),
+    /// A saved model's loss, accuracy and confusion matrix on its run's data (JSON on stdout).
+    Eval(eval::EvalArgs),
+    /// A saved model's predicted class and probabilities for IDX or PNG images (CSV on stdout).
+    Predict(predict::PredictArgs),
     /// Print the OpenBLAS core and thread count this program runs with.
     Info,
 }
@@ -51,6 +57,8 @@ pub fn execute(cli: Cli) -> Result<()> {
         Command::Report(args) => sweep::report(args),
         Command::Reproduce(args) => reproduce::run(args),
         Command::Throughput(args) => throughput::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Predict(args) => predict::run(args),
         Command::Info => info::run(),
     }
 }

@@ -115,6 +115,18 @@ impl<T: Scalar> Dataset<T> {
         Self { x, dim, labels: labels.to_vec(), sparse: SparsePixels::new(images, pixels, norm) }
     }
 
+    /// The first `n` images of a file (at most its count).
+    pub fn first(set: &LabelledImages, n: usize, norm: Normalization) -> Self {
+        let (n, pixels) = (n.min(set.images.count), set.images.pixels);
+        Self::new(&set.images.data[..n * pixels], &set.labels[..n], pixels, norm)
+    }
+
+    /// The last `n` images of a file (at most its count), as the 2021 split takes them.
+    pub fn last(set: &LabelledImages, n: usize, norm: Normalization) -> Self {
+        let (first, pixels) = (set.images.count - n.min(set.images.count), set.images.pixels);
+        Self::new(&set.images.data[first * pixels..], &set.labels[first..], pixels, norm)
+    }
+
     pub fn len(&self) -> usize {
         self.labels.len()
     }
@@ -181,14 +193,10 @@ pub fn split<T: Scalar>(
         NormStats::FullTrain => Normalization::of(&train.images.data),
         NormStats::TrainSubset => Normalization::of(train_pixels),
     };
-    let tail = |set: &LabelledImages, n: usize| {
-        let first = set.images.count - n;
-        Dataset::new(&set.images.data[first * pixels..], &set.labels[first..], pixels, norm)
-    };
     let (val, test) = if val_from_train > 0 {
-        (tail(train, val_from_train), Some(tail(test, val_size)))
+        (Dataset::last(train, val_from_train, norm), Some(Dataset::last(test, val_size, norm)))
     } else {
-        (tail(test, val_size), None)
+        (Dataset::last(test, val_size, norm), None)
     };
-    Ok(Splits { train: Dataset::new(train_pixels, &train.labels[..train_size], pixels, norm), val, test, norm })
+    Ok(Splits { train: Dataset::first(train, train_size, norm), val, test, norm })
 }

@@ -4,6 +4,7 @@
 
 pub mod executor;
 pub mod fingerprint;
+pub mod inference;
 pub mod presets;
 pub mod progress;
 pub mod reproduce;

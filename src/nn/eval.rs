@@ -33,18 +33,12 @@ struct EvalWorkspace<T> {
     ping: Vec<T>,
     pong: Vec<T>,
     offset: Vec<T>,
-    scratch: Vec<T>,
 }
 
 impl<T: Element> EvalWorkspace<T> {
     fn new(sizes: &[usize], rows: usize) -> Self {
         let widest = sizes[1..].iter().copied().max().unwrap_or(CLASSES);
-        Self {
-            ping: vec![T::ZERO; rows * widest],
-            pong: vec![T::ZERO; rows * widest],
-            offset: vec![T::ZERO; sizes[1]],
-            scratch: vec![T::ZERO; CLASSES],
-        }
+        Self { ping: vec![T::ZERO; rows * widest], pong: vec![T::ZERO; rows * widest], offset: vec![T::ZERO; sizes[1]] }
     }
 }
 
@@ -68,12 +62,41 @@ impl<T: Element> Mlp<T> {
         Some(Metrics { loss: loss / n as f64, accuracy: correct as f64 / n as f64, correct })
     }
 
+    /// Class probabilities (N, K, row-major) and the predicted class of every image of `data`,
+    /// computed as [`Mlp::evaluate`] computes them (the predictions are the answers it counts).
+    pub fn predict(&self, data: &Dataset<T>) -> (Vec<T>, Vec<u8>) {
+        let n = data.len();
+        let parts: Vec<(Vec<T>, Vec<u8>)> = (0..n.div_ceil(EVAL_ROWS))
+            .into_par_iter()
+            .map_init(
+                || EvalWorkspace::new(&self.sizes, EVAL_ROWS),
+                |ws, chunk| {
+                    let range = chunk * EVAL_ROWS..n.min((chunk + 1) * EVAL_ROWS);
+                    let r = range.len();
+                    let logits = self.forward_rows(ws, data, range);
+                    let (mut probs, mut predicted) = (vec![T::ZERO; r * CLASSES], vec![0u8; r]);
+                    layers::softmax_predict(&mut probs, &mut predicted, logits, CLASSES);
+                    (probs, predicted)
+                },
+            )
+            .collect();
+        let probs = parts.iter().flat_map(|(p, _)| p.iter().copied()).collect();
+        (probs, parts.into_iter().flat_map(|(_, c)| c).collect())
+    }
+
     /// Forward on the rows `range` (at most the workspace's rows) without keeping intermediates:
     /// (loss sum, correct count).
     fn evaluate_rows(&self, ws: &mut EvalWorkspace<T>, data: &Dataset<T>, range: Range<usize>) -> (f64, usize) {
-        let r = range.len();
         let labels = &data.labels[range.clone()];
-        let EvalWorkspace { ping, pong, offset, scratch } = ws;
+        let mut scratch = [T::ZERO; CLASSES];
+        let logits = self.forward_rows(ws, data, range);
+        layers::softmax_crossentropy_eval(logits, labels, CLASSES, &mut scratch)
+    }
+
+    /// The logits (R, K) of the rows `range`, computed in the workspace's buffers.
+    fn forward_rows<'w>(&self, ws: &'w mut EvalWorkspace<T>, data: &Dataset<T>, range: Range<usize>) -> &'w [T] {
+        let r = range.len();
+        let EvalWorkspace { ping, pong, offset } = ws;
         let input = match self.plan.first_layer_eval {
             FirstLayerEval::Grouped => Input::Sparse { pixels: &data.sparse, rows: Rows::Range(range) },
             FirstLayerEval::Dense => Input::Dense(data.rows(range)),
@@ -92,6 +115,6 @@ impl<T: Element> Mlp<T> {
             }
             std::mem::swap(ping, pong);
         }
-        layers::softmax_crossentropy_eval(&ping[..r * CLASSES], labels, CLASSES, scratch)
+        &ping[..r * CLASSES]
     }
 }

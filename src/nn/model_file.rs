@@ -25,7 +25,7 @@ use crate::error::ModelError;
 use kernels::Element;
 
 /// Largest model file read (a [1024, 1024] f64 network is 16 MB).
-const MAX_FILE_BYTES: u64 = 4 << 30;
+const MAX_FILE_BYTES: u64 = 2 << 30;
 
 /// What a model file says besides its weights.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +61,7 @@ pub fn weight_name(l: usize) -> String {
 
 /// A model file holding `weights` (shaped as `model`'s layers) and `meta`.
 pub fn to_bytes<T: Element>(model: &Mlp<T>, weights: &[Vec<T>], meta: &ModelMeta) -> Vec<u8> {
+    assert_eq!(T::NAME, crate::config::precision_name(meta.config.precision), "weights in the configured precision");
     let encoded: Vec<Vec<u8>> = weights.iter().map(|w| tensors::encode(w)).collect();
     let views = encoded
         .iter()

@@ -1,0 +1,157 @@
+//! Using a saved model: its metrics on a data set of its run's setting (`mlp eval`) and its
+//! predictions for new images (`mlp predict`).
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::config::CLASSES;
+use crate::data::{Dataset, InputImages, LabelledImages, Mnist, Normalization};
+use crate::error::{ModelError, TrainError};
+use crate::nn::model_file::{self, AnyMlp, ModelMeta};
+use crate::nn::Mlp;
+use kernels::Element;
+
+/// Which images of the run's setting to evaluate on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvalSet {
+    /// The run's validation set (the last val_size test images, or the last val_from_train
+    /// training images): the run's final validation metrics.
+    Validation,
+    /// The last val_size test images.
+    Test,
+    /// The run's training images.
+    Train,
+}
+
+/// What `mlp eval` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    pub set: EvalSet,
+    pub images: usize,
+    pub loss: f64,
+    pub accuracy: f64,
+    /// confusion[true class][predicted class]: image counts.
+    pub confusion: Vec<Vec<usize>>,
+    /// Correct / images per true class (null for a class without images).
+    pub per_class_accuracy: Vec<Option<f64>>,
+}
+
+/// The model in `path`, checked against the data it will read.
+fn load_for(path: &Path, mnist: &Mnist, data_dir: &Path) -> Result<(AnyMlp, ModelMeta), TrainError> {
+    let (model, meta) = model_file::load(path)?;
+    if model.sizes()[0] != mnist.pixels() + 1 {
+        return Err(ModelError::DoesNotFit {
+            path: path.into(),
+            data: data_dir.into(),
+            reason: format!(
+                "the model takes {} pixels per image, the data has {}",
+                model.sizes()[0] - 1,
+                mnist.pixels()
+            ),
+        }
+        .into());
+    }
+    Ok((model, meta))
+}
+
+/// Metrics of the model in `path` on `set` of its run's setting in `mnist`; on the validation
+/// set they equal the run's final validation metrics.
+pub fn evaluate_model(path: &Path, mnist: &Mnist, data_dir: &Path, set: EvalSet) -> Result<EvalReport, TrainError> {
+    let (model, meta) = load_for(path, mnist, data_dir)?;
+    let cfg = &meta.config;
+    let norm = Normalization { mean: meta.mean, std: meta.std };
+    let (file, n, tail) = match set {
+        EvalSet::Validation if cfg.val_from_train > 0 => (&mnist.train, cfg.val_from_train, true),
+        EvalSet::Validation | EvalSet::Test => (&mnist.test, cfg.val_size, true),
+        EvalSet::Train => (&mnist.train, cfg.train_size, false),
+    };
+    if n > file.images.count {
+        return Err(ModelError::DoesNotFit {
+            path: path.into(),
+            data: data_dir.into(),
+            reason: format!(
+                "its run used {n} images of {}, which holds {}",
+                file.images_path.display(),
+                file.images.count
+            ),
+        }
+        .into());
+    }
+    fn report<T: Element>(model: &Mlp<T>, data: &Dataset<T>, set: EvalSet) -> EvalReport {
+        let metrics = model.evaluate(data);
+        let (_, predicted) = model.predict(data);
+        let mut confusion = vec![vec![0usize; CLASSES]; CLASSES];
+        for (&y, &p) in data.labels.iter().zip(&predicted) {
+            confusion[y as usize][p as usize] += 1;
+        }
+        let per_class_accuracy = confusion
+            .iter()
+            .enumerate()
+            .map(|(c, row)| {
+                let total: usize = row.iter().sum();
+                (total > 0).then(|| row[c] as f64 / total as f64)
+            })
+            .collect();
+        EvalReport {
+            set,
+            images: data.len(),
+            loss: metrics.map_or(f64::NAN, |m| m.loss),
+            accuracy: metrics.map_or(f64::NAN, |m| m.accuracy),
+            confusion,
+            per_class_accuracy,
+        }
+    }
+    fn data<T: Element>(file: &LabelledImages, n: usize, tail: bool, norm: Normalization) -> Dataset<T> {
+        if tail {
+            Dataset::last(file, n, norm)
+        } else {
+            Dataset::first(file, n, norm)
+        }
+    }
+    Ok(match model {
+        AnyMlp::F32(m) => report(&m, &data(file, n, tail, norm), set),
+        AnyMlp::F64(m) => report(&m, &data(file, n, tail, norm), set),
+    })
+}
+
+/// One line of `mlp predict`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    pub name: String,
+    pub predicted: u8,
+    pub probabilities: Vec<f64>,
+}
+
+/// The predictions for `images` of `model` (loaded from `path` with `meta`).
+pub fn predict_images(
+    path: &Path,
+    model: &AnyMlp,
+    meta: &ModelMeta,
+    images: &InputImages,
+) -> Result<Vec<Prediction>, TrainError> {
+    if model.sizes()[0] != images.pixels + 1 {
+        return Err(ModelError::Invalid {
+            path: path.into(),
+            reason: format!("takes {} pixels per image, the images have {}", model.sizes()[0] - 1, images.pixels),
+        }
+        .into());
+    }
+    let norm = Normalization { mean: meta.mean, std: meta.std };
+    let labels = vec![0u8; images.names.len()];
+    let (probs, predicted): (Vec<f64>, Vec<u8>) = match model {
+        AnyMlp::F32(m) => {
+            let (p, c) = m.predict(&Dataset::new(&images.data, &labels, images.pixels, norm));
+            (p.into_iter().map(f64::from).collect(), c)
+        }
+        AnyMlp::F64(m) => m.predict(&Dataset::new(&images.data, &labels, images.pixels, norm)),
+    };
+    Ok(images
+        .names
+        .iter()
+        .zip(predicted)
+        .zip(probs.chunks_exact(CLASSES))
+        .map(|((name, predicted), p)| Prediction { name: name.clone(), predicted, probabilities: p.to_vec() })
+        .collect())
+}
