@@ -48,7 +48,9 @@ fn comparable(dir: &Path) -> (Vec<u8>, String, serde_json::Value, Vec<u8>, Optio
 
 /// Trains `args` once without interruption, then once per kill point: killed (SIGKILL) once
 /// steps.csv.partial holds that many rows, resumed, and compared with the uninterrupted run.
-fn killed_and_resumed_equals_uninterrupted(args: &[&str], kill_at_rows: &[usize]) {
+fn killed_and_resumed_equals_uninterrupted(flags: &str, kill_at_rows: &[usize]) {
+    let args: Vec<&str> = flags.split_whitespace().collect();
+    let args = args.as_slice();
     let tmp = tempfile::tempdir().unwrap();
     let whole = tmp.path().join("whole");
     assert!(train(args, &whole).status().unwrap().success());
@@ -81,47 +83,18 @@ fn killed_and_resumed_equals_uninterrupted(args: &[&str], kill_at_rows: &[usize]
 #[test]
 fn momentum_with_best_weights_resumes_byte_identically() {
     // f64, momentum (velocities in the checkpoint), the fast plan, 4 epochs of 625 steps.
-    let args = [
-        "--train-size",
-        "20000",
-        "--val-size",
-        "10000",
-        "--epochs",
-        "4",
-        "--hidden",
-        "256",
-        "--momentum",
-        "0.9",
-        "--lr",
-        "0.02",
-        "--activation",
-        "improved",
-        "--init",
-        "normal",
-    ];
-    killed_and_resumed_equals_uninterrupted(&args, &[3, 700, 1900]);
+    let flags = "--train-size 20000 --val-size 10000 --epochs 4 --hidden 256 --momentum 0.9 --lr 0.02 \
+                 --activation improved --init normal";
+    killed_and_resumed_equals_uninterrupted(flags, &[3, 700, 1900]);
 }
 
 #[test]
 fn fused_sparse_sgd_on_the_numpy_stream_resumes_byte_identically() {
     // f32 [128]: the sparse first layer with its update fused into the gradient pass (its offset
     // term is recomputed on resume), numpy's stream (saved as seed and draws), restore-best.
-    let args = [
-        "--train-size",
-        "20000",
-        "--val-size",
-        "10000",
-        "--epochs",
-        "5",
-        "--hidden",
-        "128",
-        "--precision",
-        "f32",
-        "--rng",
-        "numpy",
-        "--restore-best",
-    ];
-    killed_and_resumed_equals_uninterrupted(&args, &[400, 1300]);
+    let flags =
+        "--train-size 20000 --val-size 10000 --epochs 5 --hidden 128 --precision f32 --rng numpy --restore-best";
+    killed_and_resumed_equals_uninterrupted(flags, &[400, 1300]);
 }
 
 #[test]

@@ -100,23 +100,24 @@ mod tests {
         }
     }
 
-    #[test]
-    #[should_panic(expected = "fewer rows than out has room for")]
-    fn sparse_forward_refuses_too_few_rows() {
+    /// The sparse forward of two one-pixel images into `out_rows` rows of output.
+    fn forward_two_images_into(out_rows: usize) {
         let table = [1.0f64; 256];
         let x = Csr { row_ptr: &[0, 1, 2], cols: &[0, 1], bytes: &[3, 4], table: &table };
         let (w, offset) = (vec![0.5; 3 * 2], vec![0.0; 2]);
-        let mut out = vec![0.0; 3 * 2];
+        let mut out = vec![0.0; out_rows * 2];
         sparse_linear_forward(&mut out, &x, 0..2, &w, &offset, 2);
+    }
+
+    #[test]
+    #[should_panic(expected = "fewer rows than out has room for")]
+    fn sparse_forward_refuses_too_few_rows() {
+        forward_two_images_into(3);
     }
 
     #[test]
     #[should_panic(expected = "more rows than out has room for")]
     fn sparse_forward_refuses_too_many_rows() {
-        let table = [1.0f64; 256];
-        let x = Csr { row_ptr: &[0, 1, 2], cols: &[0, 1], bytes: &[3, 4], table: &table };
-        let (w, offset) = (vec![0.5; 3 * 2], vec![0.0; 2]);
-        let mut out = vec![0.0; 2];
-        sparse_linear_forward(&mut out, &x, 0..2, &w, &offset, 2);
+        forward_two_images_into(1);
     }
 }
