@@ -70,6 +70,12 @@ pub enum TrainError {
     Output { path: PathBuf, source: std::io::Error },
     #[error("writing {path}: {source}")]
     Csv { path: PathBuf, source: csv::Error },
+    #[error("cannot read {path}: {source}")]
+    Input { path: PathBuf, source: std::io::Error },
+    #[error("run `{id}` is in {first} and in {second} with different configurations or fingerprints: report them separately or remove one")]
+    DuplicateRun { id: String, first: PathBuf, second: PathBuf },
+    #[error("{path} is in use by another process (pid {pid}): a run is trained by one process at a time")]
+    Busy { path: PathBuf, pid: String },
     #[error("cannot resume from {path}: {reason}")]
     Resume { path: PathBuf, reason: String },
     #[error("a network of {parameters} parameters needs about {needed_mib} MiB to train, and {available_mib} MiB are available; use fewer or smaller hidden layers")]

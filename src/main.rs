@@ -15,7 +15,7 @@ fn main() -> ExitCode {
         // The reader of our output went away (e.g. `| head`): nothing left to say.
         Err(err) if broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", message(&err));
             ExitCode::from(cli::exit_code(&err))
         }
     }
@@ -28,4 +28,16 @@ fn broken_pipe(err: &anyhow::Error) -> bool {
         e.downcast_ref::<std::io::Error>().is_some_and(pipe)
             || e.downcast_ref::<csv::Error>().is_some_and(|c| matches!(c.kind(), csv::ErrorKind::Io(io) if pipe(io)))
     })
+}
+
+/// The error and its causes, each said once: a cause our message already quotes is not repeated.
+fn message(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text = format!("{text}: {cause}");
+        }
+    }
+    text
 }

@@ -155,3 +155,26 @@ fn blas_core_is_not_prescott_when_the_cpu_can_do_better() {
     }
     assert!(!core.eq_ignore_ascii_case("prescott"), "OpenBLAS runs Prescott kernels; expected {best} or better");
 }
+
+#[test]
+fn sweep_resources_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.toml");
+    std::fs::write(
+        &file,
+        "[base]\nepochs = 1\ntrain_size = 320\nval_size = 100\nhidden = [8]\n[axes]\nlr = [0.1, 0.2]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = mlp(&["sweep", file.to_str().unwrap(), "--jobs", "0", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = mlp(&["sweep", file.to_str().unwrap(), "--jobs", "20000", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--jobs 20000 capped at 2") && stderr(&o).contains("2 runs into"), "{}", stderr(&o));
+    let o = mlp(&["sweep", "/dev/zero"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("/dev/zero") && stderr(&o).contains("not a sweep file"), "{}", stderr(&o));
+    let o = mlp(&["sweep", file.to_str().unwrap(), "--seeds", "3", "--max-runs", "5", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("more than the limit of 5"), "{}", stderr(&o));
+}

@@ -12,7 +12,7 @@ use mlp::experiment::summary::collect_runs;
 fn the_six_task3_rows_match_the_report() {
     let dir =
         PathBuf::from(std::env::var("MLP_REPRODUCE_DIR").expect("MLP_REPRODUCE_DIR: where `mlp reproduce` wrote"));
-    let rows = table_rows(&collect_runs(&[dir]));
+    let rows = table_rows(&collect_runs(&[dir]).unwrap().runs);
     for preset in ["basic", "iw", "is", "momentum", "is-iw", "all"] {
         let row = rows.iter().find(|r| r.preset == preset).unwrap_or_else(|| panic!("no run for {preset}"));
         assert_eq!(row.matches, "yes", "{row:?}");

@@ -1,5 +1,5 @@
-//! Safety of runs: --force touches only this program's files, a failed write is a clear error that
-//! leaves nothing half-written, impossible networks are refused before training, and a run without
+//! Safety of runs: --force touches only this program's files, a diverging run leaves complete
+//! logs, impossible networks are refused before training, and a run without
 //! a validation set says so with null metrics.
 
 use std::path::Path;
@@ -28,25 +28,6 @@ fn force_removes_only_the_files_this_program_writes() {
     assert!(again.status.success(), "{}", stderr(&again));
     assert_eq!(std::fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
     assert!(out.join("figures").is_dir() && out.join("summary.json").is_file());
-}
-
-#[test]
-fn a_failed_write_is_a_clear_error_and_leaves_no_temporary_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("run");
-    std::fs::create_dir(&out).unwrap();
-    // Writing the first checkpoint hits a full disk.
-    std::os::unix::fs::symlink("/dev/full", out.join("checkpoint.safetensors.tmp")).unwrap();
-    let o = mlp(&[SMALL, &["--out", out.to_str().unwrap()]].concat());
-    assert_eq!(o.status.code(), Some(1));
-    let err = stderr(&o);
-    assert!(err.contains("checkpoint.safetensors.tmp") && err.contains("No space left on device"), "{err}");
-    assert!(!out.join("checkpoint.safetensors.tmp").exists() && !out.join("checkpoint.safetensors").exists());
-    assert!(!out.join("summary.json").exists());
-    // The rows written so far are kept under their final names, with their headers.
-    let checks = std::fs::read_to_string(out.join("checks.csv")).unwrap();
-    assert!(checks.starts_with("step,epoch,val_loss,val_acc,train_acc,elapsed_s,train_full_loss\n"), "{checks}");
-    assert_eq!(std::fs::read_to_string(out.join("steps.csv")).unwrap().lines().count(), 2);
 }
 
 #[test]
@@ -89,4 +70,31 @@ fn without_a_validation_set_metrics_are_null_and_it_is_said_once() {
         summary["final_val_loss"].is_null() && summary["final_val_acc"].is_null() && summary["best_step"].is_null()
     );
     assert_eq!(std::fs::read_to_string(out.join("checks.csv")).unwrap().lines().count(), 1, "header only");
+}
+
+#[test]
+fn a_diverging_run_logs_the_check_that_saw_it_header_first() {
+    for (lr, what) in [("1e306", "the validation loss"), ("1e305", "the training-set loss")] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        let o = mlp(&[
+            "train",
+            "--quiet",
+            "--lr",
+            lr,
+            "--train-size",
+            "2000",
+            "--val-size",
+            "500",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(stderr(&o).contains(&format!("diverged: {what} is inf")), "{lr}: {}", stderr(&o));
+        let checks = std::fs::read_to_string(out.join("checks.csv")).unwrap();
+        let lines: Vec<&str> = checks.lines().collect();
+        assert_eq!(lines[0], "step,epoch,val_loss,val_acc,train_acc,elapsed_s,train_full_loss");
+        assert!(lines.len() == 2 && lines[1].ends_with(",inf"), "{lr}: {checks}");
+        assert!(!out.join("summary.json").exists() && !out.join("checkpoint.safetensors").exists());
+    }
 }

@@ -57,7 +57,7 @@ fn axes_expand_to_the_cartesian_product_with_stable_ids() {
     );
     assert_eq!(s.runs[2].config.activation, ActivationKind::Improved);
     assert_eq!((s.runs[2].config.lr, s.runs[2].config.train_size), (0.05, 320));
-    let seeded = s.with_seeds(3);
+    let seeded = s.with_seeds(3, 100).unwrap();
     assert_eq!(seeded.runs.len(), 12);
     assert_eq!((seeded.runs[2].id.as_str(), seeded.runs[2].config.seed), ("activationsigmoid-lr0.05-s3", 3));
 }
@@ -75,7 +75,7 @@ fn explicit_runs_apply_base_then_preset_then_own_keys() {
 #[test]
 fn the_shipped_sweeps_parse() {
     for (file, runs) in [("experiments/study.toml", 11), ("experiments/grid-lr-hidden.toml", 9)] {
-        let s = Sweep::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+        let s = Sweep::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(file), 100).unwrap();
         assert_eq!(s.runs.len(), runs, "{file}");
     }
 }
@@ -103,7 +103,7 @@ fn bad_sweep_files_are_rejected_naming_key_and_value() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broken.toml");
     std::fs::write(&path, "[axes]\nlr = [-1.0]").unwrap();
-    let err = Sweep::load(&path).unwrap_err();
+    let err = Sweep::load(&path, 100).unwrap_err();
     assert!(err.to_string().contains("broken.toml") && err.to_string().contains("lr"), "{err}");
 }
 
@@ -129,6 +129,7 @@ fn kinds(statuses: &[RunStatus]) -> Vec<&'static str> {
             RunStatus::Done { .. } => "redone",
             RunStatus::Skipped(_) => "skipped",
             RunStatus::Stale { .. } => "stale",
+            RunStatus::Busy(_) => "busy",
             RunStatus::Failed(_) => "failed",
         })
         .collect()
@@ -148,9 +149,9 @@ fn results_do_not_depend_on_jobs_and_shards_merge_to_the_whole() {
     assert_eq!(steps_csvs(one.path()).len(), 4);
     assert_eq!(steps_csvs(one.path()), steps_csvs(two.path()));
     assert_eq!(steps_csvs(one.path()), steps_csvs(sharded.path()));
-    let whole = without_wall_time(collect_runs(&[one.path().to_path_buf()]));
-    assert_eq!(whole, without_wall_time(collect_runs(&[two.path().to_path_buf()])));
-    assert_eq!(whole, without_wall_time(collect_runs(&[sharded.path().to_path_buf()])));
+    let whole = without_wall_time(collect_runs(&[one.path().to_path_buf()]).unwrap().runs);
+    assert_eq!(whole, without_wall_time(collect_runs(&[two.path().to_path_buf()]).unwrap().runs));
+    assert_eq!(whole, without_wall_time(collect_runs(&[sharded.path().to_path_buf()]).unwrap().runs));
 }
 
 #[test]
@@ -194,20 +195,24 @@ fn runs_made_by_other_code_are_stale_rerun_by_default_or_kept_and_marked() {
     assert_eq!(kinds(&kept), ["stale", "skipped", "skipped", "skipped"]);
     let RunStatus::Stale { why, .. } = &kept[0] else { unreachable!() };
     assert_eq!(why, &[Staleness::Code]);
-    let md = summary_markdown(&collect_runs(&[out.path().to_path_buf()]));
+    let md = summary_markdown(&collect_runs(&[out.path().to_path_buf()]).unwrap().runs);
     assert!(md.contains(&format!("| {} (stale: code) |", sweep.runs[0].id)), "{md}");
 
     assert_eq!(kinds(&run(&sweep, &m, out.path(), 2, StalePolicy::Rerun)), ["redone", "skipped", "skipped", "skipped"]);
     assert_eq!(kinds(&run(&sweep, &m, out.path(), 2, StalePolicy::Rerun)), ["skipped"; 4]);
-    let runs = collect_runs(&[out.path().to_path_buf()]);
+    let runs = collect_runs(&[out.path().to_path_buf()]).unwrap().runs;
     assert!(runs.iter().all(|r| r.current_code()), "{runs:?}");
     // Every run's fingerprint is in summary.csv, and equal configs on equal data and code share it.
     let ids: Vec<&str> = runs.iter().map(|r| r.fingerprint.as_ref().unwrap().id.as_str()).collect();
     assert!(ids.iter().all(|id| id.len() == 16));
     let again = tempfile::tempdir().unwrap();
     run(&sweep, &m, again.path(), 1, StalePolicy::Rerun);
-    let ids_again: Vec<String> =
-        collect_runs(&[again.path().to_path_buf()]).iter().map(|r| r.fingerprint.clone().unwrap().id).collect();
+    let ids_again: Vec<String> = collect_runs(&[again.path().to_path_buf()])
+        .unwrap()
+        .runs
+        .iter()
+        .map(|r| r.fingerprint.clone().unwrap().id)
+        .collect();
     assert_eq!(ids, ids_again);
 }
 
@@ -274,9 +279,57 @@ fn summary_columns_keep_their_order_and_carry_every_knob() {
 
 #[test]
 fn hostile_run_names_are_refused_naming_the_entry() {
-    for name in ["../escaped", "a/b", ".", "..", "", "x y", "summary\n", "é"] {
+    let long = "x".repeat(300);
+    for name in ["../escaped", "a/b", ".", "..", "", "x y", "summary\n", "é", "a|b", "summary.csv", "summary.md", &long]
+    {
         let text = format!("[[run]]\nname = {:?}\npreset = \"all\"\n", name);
         let err = Sweep::parse(&text, "bad").unwrap_err();
         assert!(err.contains("[[run]] #1") && err.contains("not allowed"), "{name:?}: {err}");
     }
+}
+
+#[test]
+fn sweeps_above_the_run_limit_are_refused_before_expanding() {
+    let huge =
+        "[axes]\nlr = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]\nseed = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n\
+                batch_size = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\nepochs = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n\
+                patience = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n";
+    let err = Sweep::parse_limited(huge, "huge", 10_000).unwrap_err();
+    assert!(err.contains("100000 runs, more than the limit of 10000"), "{err}");
+    let small = Sweep::parse_limited("[axes]\nlr = [0.1, 0.2]", "s", 2).unwrap();
+    let err = small.with_seeds(2, 3).unwrap_err();
+    assert!(err.contains("2 runs x 2 seeds, more than the limit of 3"), "{err}");
+}
+
+#[test]
+fn report_lists_broken_runs_refuses_conflicting_ids_and_missing_directories() {
+    let m = mnist();
+    let sweep = Sweep::parse(TINY, "tiny").unwrap();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    run(&sweep, &m, a.path(), 2, StalePolicy::Rerun);
+    // A truncated summary and an empty config: listed as broken, not dropped.
+    let (s0, s1) = (a.path().join(&sweep.runs[0].id), a.path().join(&sweep.runs[1].id));
+    let text = std::fs::read_to_string(s0.join("summary.json")).unwrap();
+    std::fs::write(s0.join("summary.json"), &text[..text.len() / 2]).unwrap();
+    std::fs::write(s1.join("config.json"), "").unwrap();
+    let scan = collect_runs(&[a.path().to_path_buf()]).unwrap();
+    assert_eq!(scan.runs.len(), 2);
+    let broken: Vec<&Path> = scan.broken.iter().map(|(d, _)| d.as_path()).collect();
+    assert_eq!(broken, [s0.as_path(), s1.as_path()]);
+    assert!(scan.broken[0].1.contains("summary.json") && scan.broken[1].1.contains("config.json"), "{:?}", scan.broken);
+    // The same id in two directories: one run when equal, refused when not.
+    let one = Sweep::parse(&TINY.replace("lr = [0.05, 0.1]", "lr = [0.1]"), "tiny").unwrap();
+    run(&one, &m, b.path(), 2, StalePolicy::Rerun);
+    let a_ok = tempfile::tempdir().unwrap();
+    run(&one, &m, a_ok.path(), 2, StalePolicy::Rerun);
+    assert_eq!(collect_runs(&[a_ok.path().to_path_buf(), b.path().to_path_buf()]).unwrap().runs.len(), 2);
+    let other =
+        Sweep::parse(&TINY.replace("lr = [0.05, 0.1]", "lr = [0.1]").replace("epochs = 1", "epochs = 2"), "tiny")
+            .unwrap();
+    let c = tempfile::tempdir().unwrap();
+    run(&other, &m, c.path(), 2, StalePolicy::Rerun);
+    let err = collect_runs(&[b.path().to_path_buf(), c.path().to_path_buf()]).unwrap_err().to_string();
+    assert!(err.contains(&b.path().display().to_string()) && err.contains(&c.path().display().to_string()), "{err}");
+    let err = collect_runs(&[a.path().join("nope")]).unwrap_err().to_string();
+    assert!(err.contains("nope"), "{err}");
 }

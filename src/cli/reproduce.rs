@@ -6,17 +6,17 @@ use anyhow::Result;
 use clap::Args;
 
 use super::common::{CheckpointArgs, CommonArgs};
-use super::sweep::{check_failures, default_jobs, run_all, Execution};
+use super::sweep::{check_failures, jobs_for, run_all, scan, Execution};
 use mlp::experiment::executor::StalePolicy;
 use mlp::experiment::reproduce;
-use mlp::experiment::summary::{collect_runs, write_summaries};
+use mlp::experiment::summary::write_summaries;
 
 #[derive(Args)]
 pub struct ReproduceArgs {
     #[arg(long, default_value = "results/report")]
     out: PathBuf,
-    #[arg(long)]
-    jobs: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    jobs: Option<u32>,
     /// Redo finished runs.
     #[arg(long)]
     force: bool,
@@ -30,7 +30,7 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
     let runs = reproduce::runs();
     let start = std::time::Instant::now();
     let how = Execution {
-        jobs: args.jobs.unwrap_or_else(default_jobs),
+        jobs: jobs_for(args.jobs, runs.len(), args.common.quiet),
         force: args.force,
         stale: StalePolicy::Rerun,
         checkpoint_every: args.checkpoints.checkpoint_every,
@@ -38,7 +38,7 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
     };
     let statuses = run_all(&runs, &args.out, &how)?;
     let wall = start.elapsed().as_secs_f64();
-    let finished = collect_runs(std::slice::from_ref(&args.out));
+    let (finished, _) = scan(std::slice::from_ref(&args.out), args.common.quiet)?;
     let rows = reproduce::table_rows(&finished);
     reproduce::write_table(&rows, &args.out, wall)?;
     write_summaries(&finished, &args.out)?;

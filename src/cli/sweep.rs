@@ -14,7 +14,7 @@ use mlp::experiment::fingerprint::Fingerprint;
 use mlp::experiment::progress::RunsProgress;
 use mlp::experiment::run::RunOptions;
 use mlp::experiment::summary::{collect_runs, summary_markdown, write_summaries, CollectedRun};
-use mlp::experiment::sweep_file::{RunSpec, Sweep};
+use mlp::experiment::sweep_file::{RunSpec, Sweep, DEFAULT_MAX_RUNS};
 
 #[derive(Args)]
 pub struct SweepArgs {
@@ -23,9 +23,9 @@ pub struct SweepArgs {
     /// Output directory (default results/<sweep name>).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Runs in parallel (default: the number of cores).
-    #[arg(long)]
-    jobs: Option<usize>,
+    /// Runs in parallel (default: the number of cores; at most the number of runs and 4 per core).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    jobs: Option<u32>,
     /// Run only shard I of N (1-based), e.g. 2/3.
     #[arg(long, value_parser = parse_shard)]
     shard: Option<(usize, usize)>,
@@ -35,6 +35,9 @@ pub struct SweepArgs {
     /// Redo finished runs and replace runs of a different config.
     #[arg(long)]
     force: bool,
+    /// Refuse sweeps of more runs than this (seeds included), before expanding them.
+    #[arg(long, default_value_t = DEFAULT_MAX_RUNS, value_name = "N")]
+    max_runs: usize,
     /// Finished runs made by other code, data or resolved config: run them again (like a build
     /// tool) or keep them, reported as stale.
     #[arg(long, value_enum, default_value = "rerun")]
@@ -57,6 +60,10 @@ pub struct ReportArgs {
     /// comparable).
     #[arg(long)]
     allow_mixed: bool,
+    /// Write the summaries of the readable runs even when some run directories cannot be read
+    /// (they are listed either way).
+    #[arg(long)]
+    partial: bool,
 }
 
 fn parse_shard(s: &str) -> std::result::Result<(usize, usize), String> {
@@ -69,8 +76,18 @@ fn parse_shard(s: &str) -> std::result::Result<(usize, usize), String> {
     Ok((i, n))
 }
 
-pub fn default_jobs() -> usize {
+fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Workers for `runs` runs: `asked` (default: the cores), at most one per run and 4 per core.
+pub fn jobs_for(asked: Option<u32>, runs: usize, quiet: bool) -> usize {
+    let want = asked.map_or(cores(), |j| j as usize);
+    let jobs = want.min(runs.max(1)).min(4 * cores());
+    if !quiet && jobs < want && asked.is_some() {
+        eprintln!("mlp: --jobs {want} capped at {jobs} ({runs} runs, {} cores)", cores());
+    }
+    jobs
 }
 
 /// How a set of runs is executed.
@@ -120,35 +137,76 @@ pub fn check_failures(runs: &[RunSpec], statuses: &[RunStatus]) -> Result<()> {
 }
 
 pub fn run(args: SweepArgs) -> Result<()> {
-    let mut sweep = Sweep::load(&args.file).map_err(|e| ConfigError {
+    let sweep_error = |e: mlp::experiment::sweep_file::SweepError| ConfigError {
         key: "sweep file",
         value: e.file.display().to_string(),
         reason: e.message,
-    })?;
+    };
+    let mut sweep = Sweep::load(&args.file, args.max_runs).map_err(sweep_error)?;
     if let Some(n) = args.seeds {
-        sweep = sweep.with_seeds(n as usize);
+        let file = args.file.clone();
+        sweep = sweep
+            .with_seeds(n as usize, args.max_runs)
+            .map_err(|message| sweep_error(mlp::experiment::sweep_file::SweepError { file, message }))?;
     }
     if let Some((i, n)) = args.shard {
         sweep = sweep.shard(i, n);
     }
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&sweep.name));
+    let jobs = jobs_for(args.jobs, sweep.runs.len(), args.common.quiet);
+    if !args.common.quiet {
+        eprintln!("mlp: {} runs into {} on {jobs} worker(s)", sweep.runs.len(), out.display());
+    }
     let how = Execution {
-        jobs: args.jobs.unwrap_or_else(default_jobs),
+        jobs,
         force: args.force,
         stale: args.stale,
         checkpoint_every: args.checkpoints.checkpoint_every,
         common: &args.common,
     };
     let statuses = run_all(&sweep.runs, &out, &how)?;
-    let runs = collect_runs(std::slice::from_ref(&out));
+    let (runs, broken) = scan(std::slice::from_ref(&out), args.common.quiet)?;
     write_summaries(&runs, &out)?;
     println!("{}", summary_markdown(&runs));
     println!("summaries: {} and {}", out.join("summary.csv").display(), out.join("summary.md").display());
-    check_failures(&sweep.runs, &statuses)
+    check_failures(&sweep.runs, &statuses)?;
+    let busy = statuses.iter().filter(|s| matches!(s, RunStatus::Busy(_))).count();
+    if busy > 0 && !args.common.quiet {
+        eprintln!("mlp: {busy} run(s) were in progress in another process: sweep again once it is done to list them");
+    }
+    if broken > 0 {
+        bail!(
+            "{broken} run director{} under {} could not be read (listed above)",
+            if broken == 1 { "y" } else { "ies" },
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// The finished runs under `dirs`, and how many run directories could not be read; those, and the
+/// unfinished ones, are listed on stderr.
+pub fn scan(dirs: &[PathBuf], quiet: bool) -> Result<(Vec<CollectedRun>, usize)> {
+    let found = collect_runs(dirs)?;
+    for (dir, reason) in &found.broken {
+        eprintln!("broken  {}: {reason}", dir.display());
+    }
+    if !quiet {
+        for dir in &found.unfinished {
+            eprintln!("unfinished {}: no summary.json (in progress elsewhere, or interrupted)", dir.display());
+        }
+    }
+    Ok((found.runs, found.broken.len()))
 }
 
 pub fn report(args: ReportArgs) -> Result<()> {
-    let runs = collect_runs(&args.dirs);
+    let (runs, broken) = scan(&args.dirs, false)?;
+    if broken > 0 && !args.partial {
+        bail!(
+            "{broken} run director{} could not be read (listed above); fix or remove them, or pass --partial",
+            if broken == 1 { "y" } else { "ies" }
+        );
+    }
     if runs.is_empty() {
         bail!("no finished runs (directories with summary.json) under {:?}", args.dirs);
     }

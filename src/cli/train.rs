@@ -55,10 +55,10 @@ fn resume(args: &TrainArgs, dir: &Path) -> Result<()> {
     if args.knobs != Overrides::default() {
         bail!("--resume continues the run with the configuration recorded in {}; give no knobs with it", dir.display());
     }
-    let Some(record) = read_record(dir) else {
-        bail!("{} holds no run to resume (no readable {})", dir.display(), mlp::experiment::run_dir::CONFIG_FILE);
+    let Some(record) = read_record(dir).map_err(anyhow::Error::msg)? else {
+        bail!("{} holds no run to resume (no {})", dir.display(), mlp::experiment::run_dir::CONFIG_FILE);
     };
-    if let Some(summary) = read_summary(dir) {
+    if let Ok(Some(summary)) = read_summary(dir) {
         eprintln!("mlp: {} is already finished; nothing to resume", dir.display());
         print_summary(&summary, dir);
         return Ok(());

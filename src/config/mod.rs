@@ -194,6 +194,17 @@ impl TrainConfig {
                 &format!("must hold at least one batch of {} images", self.batch_size),
             ));
         }
+        let steps_per_epoch = self.steps_per_epoch();
+        if self.validation && self.checks_per_epoch > steps_per_epoch {
+            return Err(invalid(
+                "checks_per_epoch",
+                self.checks_per_epoch,
+                &format!(
+                    "an epoch has {steps_per_epoch} steps ({} images / batch {}): at most one check per step",
+                    self.train_size, self.batch_size
+                ),
+            ));
+        }
         Ok(RunConfig(self))
     }
 

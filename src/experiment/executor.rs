@@ -8,8 +8,8 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::fingerprint::{Fingerprint, Staleness};
-use super::run::{read_record, run_to_dir, RunOptions, RunResult};
-use super::run_dir::SUMMARY_FILE;
+use super::run::{read_json, read_record, run_in_locked_dir, RunOptions, RunResult};
+use super::run_dir::{holder, RunLock, SUMMARY_FILE};
 use super::sweep_file::RunSpec;
 use crate::config::TrainConfig;
 use crate::data::Mnist;
@@ -41,16 +41,20 @@ pub enum RunStatus {
         summary: Summary,
         why: Vec<Staleness>,
     },
+    /// Another process holds the run's directory (its id): left to it.
+    Busy(String),
     Failed(String),
 }
 
-/// The `config` object recorded in a run directory's config.json, if any.
+/// The `config` object recorded in a run directory's config.json, if it has a readable one.
 pub fn recorded_config(dir: &Path) -> Option<TrainConfig> {
-    read_record(dir).map(|r| r.config)
+    read_record(dir).ok().flatten().map(|r| r.config)
 }
 
-pub fn read_summary(dir: &Path) -> Option<Summary> {
-    serde_json::from_str(&std::fs::read_to_string(dir.join(SUMMARY_FILE)).ok()?).ok()
+/// A run directory's summary.json: None when it has none, an error saying why when it cannot be
+/// read.
+pub fn read_summary(dir: &Path) -> Result<Option<Summary>, String> {
+    read_json(&dir.join(SUMMARY_FILE))
 }
 
 /// The fingerprint `cfg` would have if it ran now on `mnist`.
@@ -102,8 +106,15 @@ pub fn execute(
 }
 
 fn run_one(r: &RunSpec, mnist: &Mnist, dir: &Path, opts: &RunOptions, stale: StalePolicy) -> RunStatus {
+    // Everything below reads and writes the directory under its lock.
+    let lock = match RunLock::try_acquire(dir) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => return RunStatus::Busy(holder(dir)),
+        Err(e) => return RunStatus::Failed(e.to_string()),
+    };
     let mut replaced = Vec::new();
-    if let (Some(summary), Some(record)) = (read_summary(dir), read_record(dir)) {
+    // An unreadable summary or record is no finished run: it is trained again.
+    if let (Ok(Some(summary)), Ok(Some(record))) = (read_summary(dir), read_record(dir)) {
         if !opts.force {
             let now = current_fingerprint(&r.config, mnist);
             let why = record.fingerprint.map_or(vec![Staleness::Unrecorded], |f| f.stale_against(&now));
@@ -120,7 +131,7 @@ fn run_one(r: &RunSpec, mnist: &Mnist, dir: &Path, opts: &RunOptions, stale: Sta
     // from its checkpoint when that belongs to this very run, else start over.
     let resume = replaced.is_empty();
     let run_opts = RunOptions { force: true, resume, quiet: true, ..opts.clone() };
-    match run_to_dir(&r.config, mnist, dir, &run_opts) {
+    match run_in_locked_dir(&r.config, mnist, dir, &run_opts, &lock) {
         Ok(result) => RunStatus::Done { result, replaced },
         Err(e) => RunStatus::Failed(e.to_string()),
     }

@@ -99,6 +99,7 @@ impl RunsProgress {
             RunStatus::Stale { why, .. } => {
                 format!("stale   {}: {} changed since it ran; kept (--stale rerun runs it again)", r.id, describe(why))
             }
+            RunStatus::Busy(pid) => format!("busy    {}: in progress elsewhere (process {pid}); left to it", r.id),
             RunStatus::Failed(e) => format!("FAILED  {}: {e}", r.id),
         };
         self.bar.suspend(|| eprintln!("{line}"));

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fingerprint::Fingerprint;
 use super::progress::WithProgress;
-use super::run_dir::{RunWriter, CHECKPOINT_FILE, CONFIG_FILE};
+use super::run_dir::{RunLock, RunWriter, CHECKPOINT_FILE, CONFIG_FILE};
 use crate::config::{Precision, RunConfig, TrainConfig};
 use crate::data::{self, Mnist, Normalization};
 use crate::error::TrainError;
@@ -65,9 +65,19 @@ pub struct RecordedRun {
     pub data_dir: Option<PathBuf>,
 }
 
-/// The record of the run in `dir`, if it has a readable one.
-pub fn read_record(dir: &Path) -> Option<RecordedRun> {
-    serde_json::from_str(&std::fs::read_to_string(dir.join(CONFIG_FILE)).ok()?).ok()
+/// The record of the run in `dir`: None when it has no config.json, an error saying why when it
+/// cannot be read.
+pub fn read_record(dir: &Path) -> Result<Option<RecordedRun>, String> {
+    read_json(&dir.join(CONFIG_FILE))
+}
+
+/// A JSON file: None when it does not exist, an error naming it when it cannot be read or parsed.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
+    match std::fs::read_to_string(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| format!("{}: {e}", path.display())),
+    }
 }
 
 /// What a run did.
@@ -78,9 +88,22 @@ pub struct RunResult {
     pub resumed_at: Option<usize>,
 }
 
-/// Trains `cfg` on `mnist` and writes everything into `out`. The one place a run's precision
-/// picks the element type.
+/// Trains `cfg` on `mnist` and writes everything into `out`, which it locks: a directory another
+/// process is training in is refused.
 pub fn run_to_dir(cfg: &RunConfig, mnist: &Mnist, out: &Path, opts: &RunOptions) -> Result<RunResult, TrainError> {
+    let lock = RunLock::acquire(out)?;
+    run_in_locked_dir(cfg, mnist, out, opts, &lock)
+}
+
+/// [`run_to_dir`] in a directory this process has locked. The one place a run's precision picks
+/// the element type.
+pub fn run_in_locked_dir(
+    cfg: &RunConfig,
+    mnist: &Mnist,
+    out: &Path,
+    opts: &RunOptions,
+    _lock: &RunLock,
+) -> Result<RunResult, TrainError> {
     match cfg.precision {
         Precision::F32 => run_typed::<f32>(cfg, mnist, out, opts),
         Precision::F64 => run_typed::<f64>(cfg, mnist, out, opts),
@@ -110,7 +133,7 @@ fn checkpoint_of<T: Element>(
     sizes: &[usize],
 ) -> Result<Option<Checkpoint<T>>, TrainError> {
     let path = out.join(CHECKPOINT_FILE);
-    let same_run = read_record(out).and_then(|r| r.fingerprint).is_some_and(|f| &f == fingerprint);
+    let same_run = read_record(out).ok().flatten().and_then(|r| r.fingerprint).is_some_and(|f| &f == fingerprint);
     if !same_run || !path.exists() {
         return Ok(None);
     }

@@ -8,8 +8,8 @@
 //! first, and resuming cuts them back to those rows), and `summary.json` exists only for a
 //! finished run.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -34,6 +34,10 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
     move |source| TrainError::Output { path: path.to_path_buf(), source }
 }
 
+/// The lock file of a run directory: held (an advisory lock the OS releases when the process
+/// dies) by the one process training the run; it holds that process's id.
+pub const LOCK_FILE: &str = ".lock";
+
 /// `path` with `suffix` appended to its file name.
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
@@ -41,10 +45,55 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file, synced, renamed over `path`. On failure
-/// the temporary file is removed and `path` keeps its previous content.
+/// A run directory locked by this process.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+}
+
+impl RunLock {
+    /// Locks `dir` (creating it) for this process; None when another process holds it.
+    pub fn try_acquire(dir: &Path) -> Result<Option<RunLock>, TrainError> {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let path = dir.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        match file.try_lock() {
+            Ok(()) => {
+                file.set_len(0).map_err(io_err(&path))?;
+                file.rewind().map_err(io_err(&path))?;
+                write!(file, "{}", std::process::id()).map_err(io_err(&path))?;
+                Ok(Some(RunLock { _file: file }))
+            }
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => Err(io_err(&path)(e)),
+        }
+    }
+
+    /// Locks `dir`, or fails naming the process that holds it.
+    pub fn acquire(dir: &Path) -> Result<RunLock, TrainError> {
+        Self::try_acquire(dir)?.ok_or_else(|| TrainError::Busy { path: dir.to_path_buf(), pid: holder(dir) })
+    }
+}
+
+/// The process id written in `dir`'s lock file ("?" if unreadable).
+pub fn holder(dir: &Path) -> String {
+    let mut pid = String::new();
+    match File::open(dir.join(LOCK_FILE)).and_then(|mut f| f.read_to_string(&mut pid)) {
+        Ok(_) if !pid.is_empty() => pid,
+        _ => "?".into(),
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file of this process, synced, renamed over
+/// `path`. On failure the temporary file is removed and `path` keeps its previous content.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let tmp = sibling(path, ".tmp");
+    let tmp = sibling(path, &format!(".{}.tmp", std::process::id()));
     let written = (|| {
         let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
         f.write_all(bytes).map_err(io_err(&tmp))?;
@@ -197,12 +246,20 @@ fn remove_if_present(path: &Path) -> Result<(), TrainError> {
     }
 }
 
-/// Removes the files this program writes into a run directory, and only those.
+/// Removes the files this program writes into a run directory, and only those: the run's files,
+/// their `.partial` logs and the temporary files of any process (`<file>.<pid>.tmp`).
 pub fn remove_run_files(dir: &Path) -> Result<(), TrainError> {
-    for name in RUN_FILES {
-        let path = dir.join(name);
-        for p in [sibling(&path, ".partial"), sibling(&path, ".tmp"), path] {
-            remove_if_present(&p)?;
+    let entries = std::fs::read_dir(dir).map_err(io_err(dir))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = RUN_FILES.iter().any(|f| {
+            let temporary = name.strip_prefix(&format!("{f}.")).and_then(|rest| rest.strip_suffix(".tmp"));
+            name == *f
+                || name == format!("{f}.partial")
+                || temporary.is_some_and(|pid| pid.chars().all(|c| c.is_ascii_digit()))
+        });
+        if ours {
+            remove_if_present(&entry.path())?;
         }
     }
     Ok(())
@@ -232,4 +289,35 @@ impl RunSink for RunWriter {
 /// Whether `dir` already holds (part of) a run.
 pub fn holds_run(dir: &Path) -> bool {
     [SUMMARY_FILE, CONFIG_FILE].iter().any(|f| dir.join(f).exists())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_is_a_clear_error_keeps_the_old_file_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CHECKPOINT_FILE);
+        write_atomic(&path, b"the previous checkpoint").unwrap();
+        // This process's temporary file lands on a full disk.
+        let tmp = sibling(&path, &format!(".{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink("/dev/full", &tmp).unwrap();
+        let err = write_atomic(&path, b"the next checkpoint").unwrap_err().to_string();
+        assert!(err.contains(&tmp.display().to_string()) && err.contains("No space left on device"), "{err}");
+        assert!(!tmp.exists() && tmp.symlink_metadata().is_err(), "temporary file left behind");
+        assert_eq!(std::fs::read(&path).unwrap(), b"the previous checkpoint");
+    }
+
+    #[test]
+    fn a_run_directory_is_locked_by_one_process_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = RunLock::acquire(dir.path()).unwrap();
+        // Another open file description conflicts as another process would.
+        assert!(RunLock::try_acquire(dir.path()).unwrap().is_none());
+        let err = RunLock::acquire(dir.path()).unwrap_err().to_string();
+        assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
+        drop(lock);
+        assert!(RunLock::try_acquire(dir.path()).unwrap().is_some());
+    }
 }

@@ -8,6 +8,7 @@ use super::executor::read_summary;
 use super::fingerprint::{Fingerprint, SOURCE};
 use super::presets;
 use super::run::read_record;
+use super::run_dir::write_atomic;
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::train::log::Summary;
@@ -102,22 +103,61 @@ pub fn summary_row(run: &CollectedRun) -> Vec<(&'static str, String)> {
     COLUMNS.iter().map(|&c| (c, values.remove(c).unwrap_or_default())).collect()
 }
 
-/// Finished runs found directly under each of `dirs` (or `dirs` themselves), sorted by id.
-pub fn collect_runs(dirs: &[PathBuf]) -> Vec<CollectedRun> {
-    let mut found = BTreeMap::new();
+/// What a scan of run directories found.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// Finished runs, by id.
+    pub runs: Vec<CollectedRun>,
+    /// Run directories that could not be read, with the reason.
+    pub broken: Vec<(PathBuf, String)>,
+    /// Run directories without a summary: in progress, or interrupted.
+    pub unfinished: Vec<PathBuf>,
+}
+
+/// The run directories directly under each of `dirs` (or `dirs` themselves). A directory that
+/// does not exist is an error; so is one run id found twice with different configurations or
+/// fingerprints (the same run found twice counts once).
+pub fn collect_runs(dirs: &[PathBuf]) -> Result<Scan, TrainError> {
+    let mut found: BTreeMap<String, (PathBuf, CollectedRun)> = BTreeMap::new();
+    let mut scan = Scan::default();
     for dir in dirs {
+        let entries = std::fs::read_dir(dir).map_err(|source| TrainError::Input { path: dir.clone(), source })?;
         let mut candidates = vec![dir.clone()];
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            candidates.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
-        }
+        let mut subdirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+        subdirs.sort();
+        candidates.extend(subdirs);
         for d in candidates {
-            if let (Some(r), Some(summary)) = (read_record(&d), read_summary(&d)) {
-                let id = d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                found.insert(id.clone(), CollectedRun { id, config: r.config, summary, fingerprint: r.fingerprint });
+            let (record, summary) = match (read_record(&d), read_summary(&d)) {
+                (Ok(None), Ok(None)) => continue,
+                (Ok(Some(r)), Ok(Some(s))) => (r, s),
+                (Ok(_), Ok(None)) => {
+                    scan.unfinished.push(d);
+                    continue;
+                }
+                (Ok(None), Ok(Some(_))) => {
+                    scan.broken.push((d, "summary.json without config.json".into()));
+                    continue;
+                }
+                (Err(reason), _) | (_, Err(reason)) => {
+                    scan.broken.push((d, reason));
+                    continue;
+                }
+            };
+            let id = d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let run = CollectedRun { id: id.clone(), config: record.config, summary, fingerprint: record.fingerprint };
+            match found.get(&id) {
+                Some((_, seen)) if seen.config == run.config && seen.fingerprint == run.fingerprint => {}
+                Some((first, _)) => {
+                    return Err(TrainError::DuplicateRun { id, first: first.clone(), second: d });
+                }
+                None => {
+                    found.insert(id, (d, run));
+                }
             }
         }
     }
-    found.into_values().collect()
+    scan.runs = found.into_values().map(|(_, r)| r).collect();
+    Ok(scan)
 }
 
 /// Writes `summary.csv` (one row per run) and `summary.md` (report-style table; runs that differ
@@ -125,17 +165,15 @@ pub fn collect_runs(dirs: &[PathBuf]) -> Vec<CollectedRun> {
 pub fn write_summaries(runs: &[CollectedRun], out: &Path) -> Result<(), TrainError> {
     std::fs::create_dir_all(out).map_err(|source| TrainError::Output { path: out.into(), source })?;
     let csv_path = out.join("summary.csv");
-    let tmp = out.join("summary.csv.tmp");
     let csv_err = |source| TrainError::Csv { path: csv_path.clone(), source };
-    let mut w = csv::Writer::from_path(&tmp).map_err(csv_err)?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(COLUMNS).map_err(csv_err)?;
     for run in runs {
         w.write_record(summary_row(run).iter().map(|(_, v)| v)).map_err(csv_err)?;
     }
-    w.flush().map_err(|source| TrainError::Output { path: tmp.clone(), source })?;
-    std::fs::rename(&tmp, &csv_path).map_err(|source| TrainError::Output { path: csv_path.clone(), source })?;
-    let md = out.join("summary.md");
-    std::fs::write(&md, summary_markdown(runs)).map_err(|source| TrainError::Output { path: md, source })
+    let bytes = w.into_inner().map_err(|e| TrainError::Output { path: csv_path.clone(), source: e.into_error() })?;
+    write_atomic(&csv_path, &bytes)?;
+    write_atomic(&out.join("summary.md"), summary_markdown(runs).as_bytes())
 }
 
 fn mean_std(v: &[f64]) -> (f64, f64) {

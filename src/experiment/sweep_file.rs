@@ -22,6 +22,9 @@ use crate::config::{Overrides, RunConfig, TrainConfig};
 /// Largest sweep file read (a sweep file is a few lines; this keeps `/dev/zero` out).
 const MAX_FILE_BYTES: u64 = 1 << 20;
 
+/// Most runs a sweep expands to unless told otherwise (`mlp sweep --max-runs`).
+pub const DEFAULT_MAX_RUNS: usize = 10_000;
+
 /// A problem in a sweep file, found before any run starts.
 #[derive(Debug, thiserror::Error)]
 #[error("{file}: {message}")]
@@ -78,17 +81,31 @@ fn id_part(v: &toml::Value) -> String {
     }
 }
 
-/// Run ids name directories: `[A-Za-z0-9._-]+`, not `.` or `..`.
+/// Longest run id: a directory name, with room for the suffixes of the files beside it.
+pub const MAX_ID_LEN: usize = 200;
+
+/// Files a sweep writes next to its run directories, which no run id may name.
+const SWEEP_FILES: &[&str] = &["summary.csv", "summary.md"];
+
+/// Run ids name directories: `[A-Za-z0-9._-]+`, not `.` or `..`, not a sweep file's name, at most
+/// [`MAX_ID_LEN`] characters.
 pub fn check_run_id(id: &str) -> Result<(), String> {
     let ok_chars = id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if id.is_empty() || !ok_chars || id == "." || id == ".." {
         return Err(format!("run name {id:?} is not allowed: use letters, digits, '.', '_' and '-' (not . or ..)"));
     }
+    if SWEEP_FILES.iter().any(|f| id.starts_with(f)) {
+        return Err(format!("run name {id:?} is not allowed: it would collide with the sweep's {}", id));
+    }
+    if id.len() > MAX_ID_LEN {
+        return Err(format!("run name of {} characters is not allowed: at most {MAX_ID_LEN}", id.len()));
+    }
     Ok(())
 }
 
 impl Sweep {
-    pub fn load(path: &Path) -> Result<Self, SweepError> {
+    /// Reads and resolves a sweep file of at most `max_runs` runs.
+    pub fn load(path: &Path, max_runs: usize) -> Result<Self, SweepError> {
         let err = |message: String| SweepError { file: path.to_path_buf(), message };
         let file = std::fs::File::open(path).map_err(|e| err(format!("cannot read: {e}")))?;
         let mut text = String::new();
@@ -98,11 +115,17 @@ impl Sweep {
             return Err(err(format!("larger than {MAX_FILE_BYTES} bytes: not a sweep file")));
         }
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "sweep".into());
-        Self::parse(&text, &stem).map_err(err)
+        Self::parse_limited(&text, &stem, max_runs).map_err(err)
     }
 
-    /// Parses and resolves a sweep file; `default_name` is used when the file sets no name.
+    /// Parses and resolves a sweep file of at most [`DEFAULT_MAX_RUNS`] runs; `default_name` is used
+    /// when the file sets no name.
     pub fn parse(text: &str, default_name: &str) -> Result<Self, String> {
+        Self::parse_limited(text, default_name, DEFAULT_MAX_RUNS)
+    }
+
+    /// [`Sweep::parse`] with a limit on the number of runs, checked before anything is expanded.
+    pub fn parse_limited(text: &str, default_name: &str, max_runs: usize) -> Result<Self, String> {
         let file: SweepFile = toml::from_str(text).map_err(|e| e.message().to_string())?;
         let base = overrides(&file.base).map_err(|e| format!("[base]: {e}"))?.applied_to(&TrainConfig::default());
         let mut runs = Vec::new();
@@ -130,6 +153,12 @@ impl Sweep {
             overrides(&table).map_err(|e| format!("run `{id}`: {e}"))?.apply(&mut cfg);
             runs.push((id, cfg));
         }
+        let grid = file.axes.values().try_fold(1usize, |n, v| n.checked_mul(v.as_array().map_or(1, |a| a.len())));
+        let total = grid.and_then(|g| g.checked_add(file.run.len()));
+        if total.is_none_or(|t| t > max_runs) {
+            let count = total.map_or("more than 2^64".to_string(), |t| t.to_string());
+            return Err(format!("{count} runs, more than the limit of {max_runs} (raise it with --max-runs)"));
+        }
         runs.extend(expand_axes(&base, &file.axes)?);
         if runs.is_empty() {
             return Err("no runs: add [axes] or [[run]] entries".into());
@@ -145,8 +174,16 @@ impl Sweep {
         Ok(Self { name: file.name.unwrap_or_else(|| default_name.to_string()), runs })
     }
 
-    /// Repeats every run over seeds 1..=n, with ids suffixed `-s<seed>`.
-    pub fn with_seeds(mut self, n: usize) -> Self {
+    /// Repeats every run over seeds 1..=n, with ids suffixed `-s<seed>`; refused above `max_runs`
+    /// runs.
+    pub fn with_seeds(mut self, n: usize, max_runs: usize) -> Result<Self, String> {
+        let total = self.runs.len().checked_mul(n).filter(|&t| t <= max_runs);
+        if total.is_none() {
+            return Err(format!(
+                "{} runs x {n} seeds, more than the limit of {max_runs} (raise it with --max-runs)",
+                self.runs.len()
+            ));
+        }
         self.runs = self
             .runs
             .iter()
@@ -157,7 +194,7 @@ impl Sweep {
                 })
             })
             .collect();
-        self
+        Ok(self)
     }
 
     /// The runs of shard `index` (1-based) of `count`: every count-th run, deterministically.
