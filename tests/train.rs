@@ -169,6 +169,7 @@ fn nonsense_hyperparameters_are_rejected_before_training() {
         TrainConfig { patience: 0, ..TrainConfig::default() },
         TrainConfig { momentum: 1.5, ..TrainConfig::default() },
         TrainConfig { train_size: 10, ..TrainConfig::default() },
+        TrainConfig { train_size: 2000, checks_per_epoch: 1000, ..TrainConfig::default() },
     ];
     for cfg in bad {
         let err = cfg.validate().unwrap_err();
