@@ -2,15 +2,17 @@
 //! - The system OpenBLAS (Debian's `libopenblas-dev`) is linked by the `openblas-src` crate through
 //!   pkg-config. Building OpenBLAS from source needs the network, so without the packaged library
 //!   the build stops here with the command that installs it, before a bare linker error.
-//! - `MLP_SOURCE_HASH`: a sha256 over the code that determines results (`src/`, `kernels/`, the
-//!   manifests, `Cargo.lock`, this file), part of every run's fingerprint. Documentation edits do
-//!   not change it; a code edit does.
+//! - `MLP_SOURCE_HASH`: a sha256 over the code that determines results (the numeric kernels, the
+//!   network, training, data, random streams and configuration, and the locked dependency
+//!   versions), part of every run's fingerprint. Edits to documentation, the command line, sweep
+//!   handling or summaries do not change it; an edit to that code does. Files git does not track
+//!   are left out (when building from a git checkout).
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-const SOURCES: &[&str] = &["src", "kernels/src", "kernels/Cargo.toml", "Cargo.toml", "Cargo.lock", "build.rs"];
+const SOURCES: &[&str] = &["kernels/src", "src/config", "src/data", "src/nn", "src/rng", "src/train", "Cargo.lock"];
 
 fn files(path: &Path, out: &mut Vec<PathBuf>) {
     if path.is_dir() {
@@ -21,6 +23,18 @@ fn files(path: &Path, out: &mut Vec<PathBuf>) {
     } else if path.is_file() {
         out.push(path.to_path_buf());
     }
+}
+
+/// The files git tracks under the sources, if this is a git checkout.
+fn git_tracked() -> Option<Vec<PathBuf>> {
+    let out = Command::new("git").args(["ls-files", "-z", "--"]).args(SOURCES).output().ok()?;
+    let list: Vec<PathBuf> = out
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| PathBuf::from(String::from_utf8_lossy(p).as_ref()))
+        .collect();
+    (out.status.success() && !list.is_empty()).then_some(list)
 }
 
 fn main() {
@@ -38,6 +52,9 @@ fn main() {
     for s in SOURCES {
         println!("cargo:rerun-if-changed={s}");
         files(Path::new(s), &mut all);
+    }
+    if let Some(tracked) = git_tracked() {
+        all.retain(|f| tracked.iter().any(|t| t == f));
     }
     let mut hash = Sha256::new();
     for f in &all {

@@ -62,7 +62,7 @@ pub enum TrainError {
     Model(#[from] ModelError),
     #[error("training diverged: {what} is {value} at step {step} (epoch {epoch}); lower the learning rate. The logs written so far are kept")]
     Diverged { what: &'static str, value: f64, step: usize, epoch: usize },
-    #[error("{path} already holds a run; pass --force to replace it or choose another --out")]
+    #[error("{path} already holds a run; pass --force to replace it, --resume {path} to continue an unfinished one, or choose another --out")]
     OutputExists { path: PathBuf },
     #[error("{path} already holds a run with a different configuration under the same id; refusing to overwrite it (use --force, or another --out)")]
     Conflict { path: PathBuf },
@@ -76,6 +76,8 @@ pub enum TrainError {
     DuplicateRun { id: String, first: PathBuf, second: PathBuf },
     #[error("{path} is in use by another process (pid {pid}): a run is trained by one process at a time")]
     Busy { path: PathBuf, pid: String },
+    #[error("{path} was made by another run ({why} changed): resuming from it would not give this run; pass --force to train it again from the start")]
+    StaleCheckpoint { path: PathBuf, why: String },
     #[error("cannot resume from {path}: {reason}")]
     Resume { path: PathBuf, reason: String },
     #[error("a network of {parameters} parameters needs about {needed_mib} MiB to train, and {available_mib} MiB are available; use fewer or smaller hidden layers")]

@@ -82,10 +82,12 @@ fn killed_and_resumed_equals_uninterrupted(flags: &str, kill_at_rows: &[usize]) 
 
 #[test]
 fn momentum_with_best_weights_resumes_byte_identically() {
-    // f64, momentum (velocities in the checkpoint), the fast plan, 4 epochs of 625 steps.
-    let flags = "--train-size 20000 --val-size 10000 --epochs 4 --hidden 256 --momentum 0.9 --lr 0.02 \
+    // f64, momentum (velocities in the checkpoint), the fast plan, 4 epochs of 626 steps with a
+    // check (and checkpoint) every 125 steps: at row 690 the last checkpoint is the one taken at
+    // step 625, the last step of epoch 0, so the run resumes at an epoch boundary.
+    let flags = "--train-size 20032 --val-size 10000 --epochs 4 --hidden 256 --momentum 0.9 --lr 0.02 \
                  --activation improved --init normal";
-    killed_and_resumed_equals_uninterrupted(flags, &[3, 700, 1900]);
+    killed_and_resumed_equals_uninterrupted(flags, &[3, 690, 1900]);
 }
 
 #[test]
@@ -110,4 +112,45 @@ fn resuming_a_finished_run_changes_nothing() {
     let none = mlp().args(["train", "--resume", tmp.path().join("nothing").to_str().unwrap()]).output().unwrap();
     assert_eq!(none.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&none.stderr).contains("holds no run to resume"));
+}
+
+/// Kills a run once it has written `at` step rows; returns its directory.
+fn killed_run(tmp: &Path, flags: &str, at: usize) -> std::path::PathBuf {
+    let dir = tmp.join("killed");
+    let args: Vec<&str> = flags.split_whitespace().collect();
+    let mut child = train(&args, &dir).spawn().unwrap();
+    while rows(&dir.join("steps.csv.partial")) < at + 1 {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before row {at}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    dir
+}
+
+#[test]
+fn a_checkpoint_of_other_code_is_not_resumed_from_without_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = killed_run(tmp.path(), "--train-size 20000 --val-size 10000 --epochs 3 --hidden 256", 400);
+    assert!(dir.join("checkpoint.safetensors").exists());
+    let path = dir.join("config.json");
+    let mut record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    record["fingerprint"]["source"] = serde_json::json!("0".repeat(64));
+    std::fs::write(&path, serde_json::to_string_pretty(&record).unwrap()).unwrap();
+    let resume = |extra: &[&str]| {
+        mlp()
+            .args(["train", "--resume", dir.to_str().unwrap(), "--data-dir", &data_dir()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let refused = resume(&[]);
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("code changed") && err.contains("--force"), "{err}");
+    assert!(dir.join("checkpoint.safetensors").exists(), "a refusal keeps the checkpoint");
+    let forced = resume(&["--force"]);
+    assert!(forced.status.success(), "{}", String::from_utf8_lossy(&forced.stderr));
+    assert!(String::from_utf8_lossy(&forced.stderr).contains("trained from the start"));
+    assert!(dir.join("summary.json").exists() && !dir.join("checkpoint.safetensors").exists());
 }

@@ -101,7 +101,16 @@ pub struct Execution<'a> {
 
 /// Runs `runs` into `out` with a bar of finished runs and one line per run on stderr.
 pub fn run_all(runs: &[RunSpec], out: &Path, how: &Execution) -> Result<Vec<RunStatus>> {
-    let (blas_core, blas_threads) = how.common.setup_blas();
+    if how.common.blas_threads != 1 && !how.common.quiet {
+        eprintln!(
+            "mlp: a sweep runs one OpenBLAS thread per run ({} runs at a time); --blas-threads is not used",
+            how.jobs
+        );
+    }
+    let (blas_core, blas_threads) = mlp::tools::blas_setup::configure(1);
+    if !how.common.quiet {
+        eprintln!("mlp: OpenBLAS core {blas_core}, {blas_threads} thread per run");
+    }
     let dir = how.common.data_dir();
     let mnist = load(&dir)?;
     if let Some(r) = runs.iter().find(|r| r.config.val_size == 0) {
@@ -171,7 +180,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
     println!("summaries: {} and {}", out.join("summary.csv").display(), out.join("summary.md").display());
     check_failures(&sweep.runs, &statuses)?;
     let busy = statuses.iter().filter(|s| matches!(s, RunStatus::Busy(_))).count();
-    if busy > 0 && !args.common.quiet {
+    if busy > 0 {
         eprintln!("mlp: {busy} run(s) were in progress in another process: sweep again once it is done to list them");
     }
     if broken > 0 {

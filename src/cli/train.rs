@@ -7,9 +7,11 @@ use clap::Args;
 
 use super::common::{load, note_missing_validation, CheckpointArgs, CommonArgs};
 use mlp::config::{Overrides, RunConfig, TrainConfig};
+use mlp::error::ConfigError;
 use mlp::experiment::executor::read_summary;
 use mlp::experiment::presets;
-use mlp::experiment::run::{read_record, run_name, run_to_dir, RunOptions};
+use mlp::experiment::run::{read_record, run_in_locked_dir, run_name, run_to_dir, RunOptions};
+use mlp::experiment::run_dir::RunLock;
 use mlp::train::log::Summary;
 
 #[derive(Args)]
@@ -29,7 +31,7 @@ pub struct TrainArgs {
     force: bool,
     /// Continue the interrupted run in DIR with the configuration recorded there, from its last
     /// checkpoint (the result is byte-identical to an uninterrupted run).
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["preset", "out", "force"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["preset", "out"])]
     resume: Option<PathBuf>,
     #[command(flatten)]
     checkpoints: CheckpointArgs,
@@ -48,16 +50,23 @@ pub fn run(args: TrainArgs) -> Result<()> {
     args.knobs.apply(&mut cfg);
     let cfg = cfg.validate()?;
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results/runs").join(run_name(&cfg)));
-    train_into(&args, &cfg, &out, args.common.data_dir(), false)
+    train_into(&args, &cfg, &out, args.common.data_dir(), None)
 }
 
 fn resume(args: &TrainArgs, dir: &Path) -> Result<()> {
     if args.knobs != Overrides::default() {
-        bail!("--resume continues the run with the configuration recorded in {}; give no knobs with it", dir.display());
+        return Err(ConfigError {
+            key: "--resume",
+            value: dir.display().to_string(),
+            reason: "continues the run with the configuration recorded there; give no knobs with it".into(),
+        }
+        .into());
     }
     let Some(record) = read_record(dir).map_err(anyhow::Error::msg)? else {
         bail!("{} holds no run to resume (no {})", dir.display(), mlp::experiment::run_dir::CONFIG_FILE);
     };
+    // Decided under the lock: another process may be training or finishing the run.
+    let lock = RunLock::acquire(dir)?;
     if let Ok(Some(summary)) = read_summary(dir) {
         eprintln!("mlp: {} is already finished; nothing to resume", dir.display());
         print_summary(&summary, dir);
@@ -68,10 +77,18 @@ fn resume(args: &TrainArgs, dir: &Path) -> Result<()> {
         (None, Some(recorded)) => recorded,
         _ => args.common.data_dir(),
     };
-    train_into(args, &cfg, dir, data_dir, true)
+    train_into(args, &cfg, dir, data_dir, Some(&lock))
 }
 
-fn train_into(args: &TrainArgs, cfg: &RunConfig, out: &Path, data_dir: PathBuf, resume: bool) -> Result<()> {
+/// Trains into `out`; `resume_lock` when resuming the run in `out`, already locked.
+fn train_into(
+    args: &TrainArgs,
+    cfg: &RunConfig,
+    out: &Path,
+    data_dir: PathBuf,
+    resume_lock: Option<&RunLock>,
+) -> Result<()> {
+    let resume = resume_lock.is_some();
     note_missing_validation(cfg, args.common.quiet);
     let (blas_core, blas_threads) = args.common.setup_blas();
     let mnist = load(&data_dir)?;
@@ -84,12 +101,20 @@ fn train_into(args: &TrainArgs, cfg: &RunConfig, out: &Path, data_dir: PathBuf, 
         blas_core,
         blas_threads,
     };
-    let result = run_to_dir(cfg, &mnist, out, &opts)?;
+    let result = match resume_lock {
+        Some(lock) => run_in_locked_dir(cfg, &mnist, out, &opts, lock)?,
+        None => run_to_dir(cfg, &mnist, out, &opts)?,
+    };
     if resume && !args.common.quiet {
         match result.resumed_at {
             Some(step) => {
                 eprintln!("mlp: resumed at step {step} from {}", out.join("checkpoint.safetensors").display())
             }
+            None if !result.restarted.is_empty() => eprintln!(
+                "mlp: the checkpoint in {} was made with other {}: trained from the start (--force)",
+                out.display(),
+                mlp::experiment::fingerprint::describe(&result.restarted)
+            ),
             None => eprintln!("mlp: no checkpoint of this run in {}: trained from the start", out.display()),
         }
     }

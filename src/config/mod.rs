@@ -195,6 +195,13 @@ impl TrainConfig {
             ));
         }
         let steps_per_epoch = self.steps_per_epoch();
+        if self.epochs.checked_mul(steps_per_epoch).is_none_or(|s| s > u32::MAX as usize) {
+            return Err(invalid(
+                "epochs",
+                self.epochs,
+                &format!("{} epochs of {steps_per_epoch} steps are more steps than a run can log", self.epochs),
+            ));
+        }
         if self.validation && self.checks_per_epoch > steps_per_epoch {
             return Err(invalid(
                 "checks_per_epoch",

@@ -57,9 +57,9 @@ pub fn read_summary(dir: &Path) -> Result<Option<Summary>, String> {
     read_json(&dir.join(SUMMARY_FILE))
 }
 
-/// The fingerprint `cfg` would have if it ran now on `mnist`.
-pub fn current_fingerprint(cfg: &TrainConfig, mnist: &Mnist) -> Fingerprint {
-    Fingerprint::new(cfg, &Plan::for_config(cfg, mnist.pixels() + 1), mnist)
+/// The fingerprint `cfg` would have if it ran now on `mnist` with OpenBLAS core `blas_core`.
+pub fn current_fingerprint(cfg: &TrainConfig, mnist: &Mnist, blas_core: &str) -> Fingerprint {
+    Fingerprint::new(cfg, &Plan::for_config(cfg, mnist.pixels() + 1), mnist, blas_core)
 }
 
 /// Refuses, before anything runs, run ids whose directory holds a different configuration.
@@ -112,11 +112,17 @@ fn run_one(r: &RunSpec, mnist: &Mnist, dir: &Path, opts: &RunOptions, stale: Sta
         Ok(None) => return RunStatus::Busy(holder(dir)),
         Err(e) => return RunStatus::Failed(e.to_string()),
     };
+    if !opts.force {
+        // Checked again under the lock: another process may have written the directory since.
+        if recorded_config(dir).is_some_and(|old| old != *r.config) {
+            return RunStatus::Failed(TrainError::Conflict { path: dir.to_path_buf() }.to_string());
+        }
+    }
     let mut replaced = Vec::new();
     // An unreadable summary or record is no finished run: it is trained again.
     if let (Ok(Some(summary)), Ok(Some(record))) = (read_summary(dir), read_record(dir)) {
         if !opts.force {
-            let now = current_fingerprint(&r.config, mnist);
+            let now = current_fingerprint(&r.config, mnist, &opts.blas_core);
             let why = record.fingerprint.map_or(vec![Staleness::Unrecorded], |f| f.stale_against(&now));
             if why.is_empty() {
                 return RunStatus::Skipped(summary);

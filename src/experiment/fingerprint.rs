@@ -1,5 +1,5 @@
-//! A run's fingerprint: hashes of everything that determines its results (the resolved
-//! configuration and execution plan, the data files' contents, the trainer's source), recorded in
+//! A run's fingerprint: what determines its results (the resolved configuration and execution
+//! plan, the data files' contents, the trainer's source, the OpenBLAS kernels), recorded in
 //! `config.json` and `summary.csv`. A run whose fingerprint differs from what would run now is
 //! stale, and the parts that differ say why.
 
@@ -9,12 +9,12 @@ use crate::config::TrainConfig;
 use crate::data::{sha256_hex, Mnist};
 use crate::nn::Plan;
 
-/// sha256 of the trainer's source (`src/`, `kernels/`, manifests, `Cargo.lock`), made by build.rs.
+/// sha256 of the code that computes results (see build.rs), made at build time.
 pub const SOURCE: &str = env!("MLP_SOURCE_HASH");
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fingerprint {
-    /// The first 16 hex digits of a sha256 over the three parts below: equal ids, equal results.
+    /// The first 16 hex digits of a sha256 over the parts below: equal ids, equal results.
     pub id: String,
     /// sha256 of the resolved configuration and execution plan (JSON).
     pub config: String,
@@ -22,6 +22,9 @@ pub struct Fingerprint {
     pub data: String,
     /// sha256 of the trainer's source ([`SOURCE`]).
     pub source: String,
+    /// The OpenBLAS kernel family (core) the run's GEMMs ran on: their last bits depend on it.
+    #[serde(default)]
+    pub blas: String,
 }
 
 /// Why a recorded run is not what would run now.
@@ -30,6 +33,7 @@ pub enum Staleness {
     Config,
     Data,
     Code,
+    Blas,
     /// Recorded before runs had fingerprints: nothing says what made it.
     Unrecorded,
 }
@@ -40,19 +44,20 @@ impl Staleness {
             Staleness::Config => "config",
             Staleness::Data => "data",
             Staleness::Code => "code",
+            Staleness::Blas => "OpenBLAS core",
             Staleness::Unrecorded => "no fingerprint",
         }
     }
 }
 
 impl Fingerprint {
-    pub fn new(cfg: &TrainConfig, plan: &Plan, mnist: &Mnist) -> Self {
+    pub fn new(cfg: &TrainConfig, plan: &Plan, mnist: &Mnist, blas_core: &str) -> Self {
         let resolved = serde_json::json!({ "config": cfg, "plan": plan });
         let config = sha256_hex(resolved.to_string().as_bytes());
         let data = mnist.content_hash();
         let source = SOURCE.to_string();
-        let id = sha256_hex(format!("{config} {data} {source}").as_bytes())[..16].to_string();
-        Self { id, config, data, source }
+        let id = sha256_hex(format!("{config} {data} {source} {blas_core}").as_bytes())[..16].to_string();
+        Self { id, config, data, source, blas: blas_core.to_string() }
     }
 
     /// The parts of `self` (recorded) that differ from `now`; empty when the run is current.
@@ -66,6 +71,9 @@ impl Fingerprint {
         }
         if self.source != now.source {
             why.push(Staleness::Code);
+        }
+        if self.blas != now.blas {
+            why.push(Staleness::Blas);
         }
         why
     }

@@ -9,7 +9,7 @@ use crate::config::CLASSES;
 use crate::data::{Dataset, InputImages, LabelledImages, Mnist, Normalization};
 use crate::error::{ModelError, TrainError};
 use crate::nn::model_file::{self, AnyMlp, ModelMeta};
-use crate::nn::Mlp;
+use crate::nn::{memory, Mlp};
 use kernels::Element;
 
 /// Which images of the run's setting to evaluate on.
@@ -36,11 +36,35 @@ pub struct EvalReport {
     pub confusion: Vec<Vec<usize>>,
     /// Correct / images per true class (null for a class without images).
     pub per_class_accuracy: Vec<Option<f64>>,
+    /// Whether the data files are the ones the run trained on (by content hash; null when the
+    /// model records no fingerprint): only then are these the run's metrics.
+    pub data_as_in_run: Option<bool>,
+}
+
+/// Refuses a model whose evaluation buffers would not fit in memory (a file can describe a
+/// network far larger than itself).
+fn check_memory(path: &Path, model: &AnyMlp) -> Result<(), TrainError> {
+    let element = if matches!(model, AnyMlp::F32(_)) { 4 } else { 8 };
+    let needed = memory::training_bytes(model.sizes(), 1, element, rayon::current_num_threads());
+    let available = memory::available_bytes().unwrap_or(u64::MAX);
+    match needed {
+        Some(n) if n <= available => Ok(()),
+        n => Err(ModelError::Invalid {
+            path: path.into(),
+            reason: format!(
+                "evaluating it needs about {} MiB, {} MiB are available",
+                n.map_or(u64::MAX, |n| n >> 20),
+                available >> 20
+            ),
+        }
+        .into()),
+    }
 }
 
 /// The model in `path`, checked against the data it will read.
 fn load_for(path: &Path, mnist: &Mnist, data_dir: &Path) -> Result<(AnyMlp, ModelMeta), TrainError> {
     let (model, meta) = model_file::load(path)?;
+    check_memory(path, &model)?;
     if model.sizes()[0] != mnist.pixels() + 1 {
         return Err(ModelError::DoesNotFit {
             path: path.into(),
@@ -101,6 +125,7 @@ pub fn evaluate_model(path: &Path, mnist: &Mnist, data_dir: &Path, set: EvalSet)
             accuracy: metrics.map_or(f64::NAN, |m| m.accuracy),
             confusion,
             per_class_accuracy,
+            data_as_in_run: None,
         }
     }
     fn data<T: Element>(file: &LabelledImages, n: usize, tail: bool, norm: Normalization) -> Dataset<T> {
@@ -110,10 +135,13 @@ pub fn evaluate_model(path: &Path, mnist: &Mnist, data_dir: &Path, set: EvalSet)
             Dataset::first(file, n, norm)
         }
     }
-    Ok(match model {
+    let mut report = match model {
         AnyMlp::F32(m) => report(&m, &data(file, n, tail, norm), set),
         AnyMlp::F64(m) => report(&m, &data(file, n, tail, norm), set),
-    })
+    };
+    let recorded: Option<super::fingerprint::Fingerprint> = serde_json::from_str(&meta.fingerprint).ok();
+    report.data_as_in_run = recorded.map(|f| f.data == mnist.content_hash());
+    Ok(report)
 }
 
 /// One line of `mlp predict`.
@@ -131,6 +159,7 @@ pub fn predict_images(
     meta: &ModelMeta,
     images: &InputImages,
 ) -> Result<Vec<Prediction>, TrainError> {
+    check_memory(path, model)?;
     if model.sizes()[0] != images.pixels + 1 {
         return Err(ModelError::Invalid {
             path: path.into(),

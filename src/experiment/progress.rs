@@ -90,6 +90,10 @@ impl RunsProgress {
                 if let Some(step) = result.resumed_at {
                     line += &format!(" (resumed at step {step})");
                 }
+                if !result.restarted.is_empty() {
+                    line +=
+                        &format!(" (started over: its checkpoint was made with other {})", describe(&result.restarted));
+                }
                 if !replaced.is_empty() {
                     line += &format!(" (replaced a stale result: {} changed)", describe(replaced));
                 }

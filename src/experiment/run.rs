@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::fingerprint::Fingerprint;
+use super::fingerprint::{describe, Fingerprint, Staleness};
 use super::progress::WithProgress;
 use super::run_dir::{RunLock, RunWriter, CHECKPOINT_FILE, CONFIG_FILE};
 use crate::config::{Precision, RunConfig, TrainConfig};
@@ -86,6 +86,8 @@ pub struct RunResult {
     pub summary: Summary,
     /// The step it resumed at, when it continued from a checkpoint.
     pub resumed_at: Option<usize>,
+    /// Why a checkpoint in the directory was not resumed from (it belonged to another run).
+    pub restarted: Vec<Staleness>,
 }
 
 /// Trains `cfg` on `mnist` and writes everything into `out`, which it locks: a directory another
@@ -127,18 +129,30 @@ fn check_memory(cfg: &TrainConfig, inputs: usize, element_bytes: usize) -> Resul
 }
 
 /// The checkpoint in `out` if it belongs to the run `fingerprint` describes.
+/// The checkpoint in `out` when it belongs to the run `fingerprint` describes; when it belongs to
+/// another (other code, data, configuration or OpenBLAS core), why, since resuming from it would
+/// not give this run.
 fn checkpoint_of<T: Element>(
     out: &Path,
     fingerprint: &Fingerprint,
-    sizes: &[usize],
-) -> Result<Option<Checkpoint<T>>, TrainError> {
+    cfg: &TrainConfig,
+    inputs: usize,
+    train_len: usize,
+) -> Result<Result<Option<Checkpoint<T>>, Vec<Staleness>>, TrainError> {
     let path = out.join(CHECKPOINT_FILE);
-    let same_run = read_record(out).ok().flatten().and_then(|r| r.fingerprint).is_some_and(|f| &f == fingerprint);
-    if !same_run || !path.exists() {
-        return Ok(None);
+    if !path.exists() {
+        return Ok(Ok(None));
+    }
+    let recorded = read_record(out).ok().flatten().and_then(|r| r.fingerprint);
+    let why = recorded.map_or(vec![Staleness::Unrecorded], |f| f.stale_against(fingerprint));
+    if !why.is_empty() {
+        return Ok(Err(why));
     }
     let bytes = std::fs::read(&path).map_err(|source| TrainError::Output { path: path.clone(), source })?;
-    checkpoint::from_bytes(&bytes, sizes).map(Some).map_err(|reason| TrainError::Resume { path, reason })
+    let resume_err = |reason| TrainError::Resume { path: path.clone(), reason };
+    let ck = checkpoint::from_bytes::<T>(&bytes, &cfg.layer_sizes(inputs)).map_err(resume_err)?;
+    ck.check(train_len, cfg.momentum > 0.0).map_err(resume_err)?;
+    Ok(Ok(Some(ck)))
 }
 
 fn run_typed<T: Element>(
@@ -151,7 +165,7 @@ fn run_typed<T: Element>(
     check_memory(cfg, inputs, std::mem::size_of::<T>())?;
     let splits = data::split::<T>(mnist, cfg.train_size, cfg.val_size, cfg.val_from_train, cfg.norm_stats)?;
     let plan = plan(cfg, inputs);
-    let fingerprint = Fingerprint::new(cfg, &plan, mnist);
+    let fingerprint = Fingerprint::new(cfg, &plan, mnist, &opts.blas_core);
     let record = RunRecord {
         mlp_version: env!("CARGO_PKG_VERSION"),
         config: cfg,
@@ -166,13 +180,24 @@ fn run_typed<T: Element>(
         blas_core: &opts.blas_core,
         blas_threads: opts.blas_threads,
     };
-    let resume = if opts.resume { checkpoint_of::<T>(out, &fingerprint, &cfg.layer_sizes(inputs))? } else { None };
+    let (resume, restarted) = if opts.resume {
+        match checkpoint_of::<T>(out, &fingerprint, cfg, inputs, splits.train.len())? {
+            Ok(found) => (found, Vec::new()),
+            // Starting over discards the checkpoint: only when the caller said so.
+            Err(why) if opts.force => (None, why),
+            Err(why) => {
+                return Err(TrainError::StaleCheckpoint { path: out.join(CHECKPOINT_FILE), why: describe(&why) })
+            }
+        }
+    } else {
+        (None, Vec::new())
+    };
     let resumed_at = resume.as_ref().map(|c| c.meta.steps);
     let mut writer = match &resume {
         Some(c) => RunWriter::resume(out, c.meta.steps, c.meta.checks, opts.checkpoint_every)?,
         None => RunWriter::create(out, &record, opts.force || opts.resume, opts.checkpoint_every)?,
     };
-    let total_steps = cfg.epochs * cfg.steps_per_epoch();
+    let total_steps = cfg.epochs.saturating_mul(cfg.steps_per_epoch());
     let result = {
         let mut sink = WithProgress::new(&mut writer, total_steps, resumed_at.unwrap_or(0), opts.quiet);
         let result = train::<T>(cfg, &splits, &mut sink, resume);
@@ -192,7 +217,7 @@ fn run_typed<T: Element>(
             let best = outcome.best.filter(|b| *b != outcome.model.weights);
             let best = best.map(|b| model_file::to_bytes(&outcome.model, &b, &meta));
             writer.finish(&outcome.summary, &model, best.as_deref())?;
-            Ok(RunResult { summary: outcome.summary, resumed_at })
+            Ok(RunResult { summary: outcome.summary, resumed_at, restarted })
         }
         Err(e) => {
             // Keep the rows written so far under their final names; no summary marks it unfinished.

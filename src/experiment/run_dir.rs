@@ -220,7 +220,8 @@ impl RunWriter {
     /// best check's model when it differs from the final one.
     pub fn finish(self, summary: &Summary, model: &[u8], best: Option<&[u8]>) -> Result<(), TrainError> {
         let dir = self.dir.clone();
-        self.close_logs()?;
+        // The checkpoint goes last: killed before summary.json, the run resumes from it.
+        self.publish_logs()?;
         write_atomic(&dir.join(MODEL_FILE), model)?;
         match best {
             Some(bytes) => write_atomic(&dir.join(BEST_FILE), bytes)?,
@@ -233,9 +234,15 @@ impl RunWriter {
     /// Publishes the logs of a run that ended in an error (e.g. divergence); no summary, and no
     /// checkpoint to resume the same failure from.
     pub fn close_logs(self) -> Result<(), TrainError> {
+        let dir = self.dir.clone();
+        self.publish_logs()?;
+        remove_if_present(&dir.join(CHECKPOINT_FILE))
+    }
+
+    /// Renames the logs to their final names.
+    fn publish_logs(self) -> Result<(), TrainError> {
         self.steps.finish()?;
-        self.checks.finish()?;
-        remove_if_present(&self.dir.join(CHECKPOINT_FILE))
+        self.checks.finish()
     }
 }
 

@@ -18,12 +18,24 @@ pub fn training_bytes(sizes: &[usize], batch: usize, element_bytes: usize, threa
     per_param.checked_add(per_batch)?.checked_add(eval)?.checked_mul(element_bytes as u64)
 }
 
-/// The memory the system can give this process now (`MemAvailable`), if it says.
+/// The memory the system can give this process now: `MemAvailable`, and no more than what its
+/// cgroup (v2) allows, e.g. under Slurm's `--mem`. None when neither says.
 pub fn available_bytes() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    kib.checked_mul(1024)
+    let meminfo = || -> Option<u64> {
+        let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+        let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+        line.split_whitespace().nth(1)?.parse::<u64>().ok()?.checked_mul(1024)
+    };
+    let cgroup = || -> Option<u64> {
+        let read = |name: &str| std::fs::read_to_string(format!("/sys/fs/cgroup/{name}")).ok();
+        let max: u64 = read("memory.max")?.trim().parse().ok()?;
+        let current: u64 = read("memory.current").and_then(|c| c.trim().parse().ok()).unwrap_or(0);
+        Some(max.saturating_sub(current))
+    };
+    match (meminfo(), cgroup()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 #[cfg(test)]

@@ -47,6 +47,26 @@ pub struct Checkpoint<T> {
     pub meta: CheckpointMeta,
 }
 
+impl<T> Checkpoint<T> {
+    /// Whether it can continue a run on `train_len` training images, with or without momentum.
+    pub fn check(&self, train_len: usize, momentum: bool) -> Result<(), String> {
+        if self.velocity.is_empty() == momentum {
+            return Err(format!(
+                "velocities {} but the run {} momentum",
+                if momentum { "missing" } else { "present" },
+                if momentum { "has" } else { "has no" }
+            ));
+        }
+        let mut seen = vec![false; train_len];
+        let permutation = self.indices.len() == train_len
+            && self.indices.iter().all(|&i| seen.get_mut(i as usize).is_some_and(|s| !std::mem::replace(s, true)));
+        if !permutation {
+            return Err(format!("`indices` is not an order of the {train_len} training images"));
+        }
+        Ok(())
+    }
+}
+
 /// The checkpoint of `model` and the rest of a run's state, as file bytes.
 pub fn to_bytes<T: Element>(
     model: &Mlp<T>,
