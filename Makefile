@@ -92,3 +92,10 @@ compare-study: build venv
 
 clean:
 	$(CARGO) clean
+
+## slurm-test: a live one-node Slurm cluster (installed and started under a temporary directory)
+## runs a sweep as a job array of 3 shards through scripts/slurm/sweep-array.sh; the merged
+## summary must equal an unsharded sweep's (see scripts/slurm/test-cluster.sh)
+.PHONY: slurm-test
+slurm-test: build
+	bash scripts/slurm/test-cluster.sh
