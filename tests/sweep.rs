@@ -333,3 +333,33 @@ fn report_lists_broken_runs_refuses_conflicting_ids_and_missing_directories() {
     let err = collect_runs(&[a.path().join("nope")]).unwrap_err().to_string();
     assert!(err.contains("nope"), "{err}");
 }
+
+#[test]
+fn a_diverged_run_is_recorded_and_not_trained_again_without_force() {
+    let m = mnist();
+    let text = TINY
+        .replace("lr = [0.05, 0.1]", "lr = [0.1, 1e306]")
+        .replace("activation = [\"sigmoid\", \"improved\"]", "activation = [\"sigmoid\"]");
+    let sweep = Sweep::parse(&text, "tiny").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let first = run(&sweep, &m, out.path(), 2, StalePolicy::Rerun);
+    assert_eq!(kinds(&first), ["done", "failed"]);
+    let dir = out.path().join(&sweep.runs[1].id);
+    assert!(dir.join("failed.json").is_file() && !dir.join("summary.json").exists());
+    let logged = std::fs::read(dir.join("steps.csv")).unwrap();
+    std::fs::write(dir.join("steps.csv"), b"untouched").unwrap();
+    let again = run(&sweep, &m, out.path(), 2, StalePolicy::Rerun);
+    assert_eq!(kinds(&again), ["skipped", "failed"]);
+    let RunStatus::Failed(why) = &again[1] else { unreachable!() };
+    assert!(why.contains("diverged") && why.contains("recorded earlier"), "{why}");
+    assert_eq!(std::fs::read(dir.join("steps.csv")).unwrap(), b"untouched", "not trained again");
+    let scan = collect_runs(&[out.path().to_path_buf()]).unwrap();
+    assert_eq!((scan.runs.len(), scan.failed.len(), scan.unfinished.len()), (1, 1, 0));
+    // --force trains it again (and it diverges again, the same way).
+    let forced =
+        execute(&sweep.runs, &m, out.path(), 2, &RunOptions { force: true, ..opts() }, StalePolicy::Rerun, &|_, _| {})
+            .unwrap();
+    let RunStatus::Failed(why) = &forced[1] else { unreachable!() };
+    assert!(!why.contains("recorded earlier"), "{why}");
+    assert_eq!(std::fs::read(dir.join("steps.csv")).unwrap(), logged);
+}

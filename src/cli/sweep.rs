@@ -200,6 +200,9 @@ pub fn scan(dirs: &[PathBuf], quiet: bool) -> Result<(Vec<CollectedRun>, usize)>
     for (dir, reason) in &found.broken {
         eprintln!("broken  {}: {reason}", dir.display());
     }
+    for (dir, error) in &found.failed {
+        eprintln!("failed  {}: {error}", dir.display());
+    }
     if !quiet {
         for dir in &found.unfinished {
             eprintln!("unfinished {}: no summary.json (in progress elsewhere, or interrupted)", dir.display());

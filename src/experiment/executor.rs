@@ -8,8 +8,8 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::fingerprint::{Fingerprint, Staleness};
-use super::run::{read_json, read_record, run_in_locked_dir, RunOptions, RunResult};
-use super::run_dir::{holder, RunLock, SUMMARY_FILE};
+use super::run::{read_json, read_record, run_in_locked_dir, FailedRun, RunOptions, RunResult};
+use super::run_dir::{holder, RunLock, FAILED_FILE, SUMMARY_FILE};
 use super::sweep_file::RunSpec;
 use crate::config::TrainConfig;
 use crate::data::Mnist;
@@ -116,6 +116,12 @@ fn run_one(r: &RunSpec, mnist: &Mnist, dir: &Path, opts: &RunOptions, stale: Sta
         // Checked again under the lock: another process may have written the directory since.
         if recorded_config(dir).is_some_and(|old| old != *r.config) {
             return RunStatus::Failed(TrainError::Conflict { path: dir.to_path_buf() }.to_string());
+        }
+    }
+    if !opts.force {
+        let failed: Option<FailedRun> = read_json(&dir.join(FAILED_FILE)).ok().flatten();
+        if let Some(f) = failed.filter(|f| f.fingerprint == current_fingerprint(&r.config, mnist, &opts.blas_core)) {
+            return RunStatus::Failed(format!("{} (recorded earlier; --force trains it again)", f.error));
         }
     }
     let mut replaced = Vec::new();

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fingerprint::{describe, Fingerprint, Staleness};
 use super::progress::WithProgress;
-use super::run_dir::{RunLock, RunWriter, CHECKPOINT_FILE, CONFIG_FILE};
+use super::run_dir::{write_json_atomic, RunLock, RunWriter, CHECKPOINT_FILE, CONFIG_FILE, FAILED_FILE};
 use crate::config::{Precision, RunConfig, TrainConfig};
 use crate::data::{self, Mnist, Normalization};
 use crate::error::TrainError;
@@ -78,6 +78,13 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
         Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| format!("{}: {e}", path.display())),
     }
+}
+
+/// `failed.json`: why a run ended without a summary, for a failure that would repeat.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FailedRun {
+    pub error: String,
+    pub fingerprint: Fingerprint,
 }
 
 /// What a run did.
@@ -222,6 +229,11 @@ fn run_typed<T: Element>(
         Err(e) => {
             // Keep the rows written so far under their final names; no summary marks it unfinished.
             writer.close_logs()?;
+            if matches!(e, TrainError::Diverged { .. }) {
+                // Deterministic: the same run would diverge again.
+                let failed = FailedRun { error: e.to_string(), fingerprint: fingerprint.clone() };
+                write_json_atomic(&out.join(FAILED_FILE), &failed)?;
+            }
             Err(e)
         }
     }

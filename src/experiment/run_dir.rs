@@ -24,11 +24,14 @@ pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
 pub const MODEL_FILE: &str = "model.safetensors";
 pub const BEST_FILE: &str = "best.safetensors";
 pub const SUMMARY_FILE: &str = "summary.json";
+/// Written instead of `summary.json` by a run that diverged: the error and the fingerprint, so that
+/// the same run is not trained again only to diverge again.
+pub const FAILED_FILE: &str = "failed.json";
 
 /// Every file this program writes into a run directory (final names); `--force` removes these,
 /// their `.partial` and `.tmp` siblings, and nothing else.
 pub const RUN_FILES: &[&str] =
-    &[SUMMARY_FILE, CONFIG_FILE, STEPS_FILE, CHECKS_FILE, CHECKPOINT_FILE, MODEL_FILE, BEST_FILE];
+    &[SUMMARY_FILE, CONFIG_FILE, STEPS_FILE, CHECKS_FILE, CHECKPOINT_FILE, MODEL_FILE, BEST_FILE, FAILED_FILE];
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
     move |source| TrainError::Output { path: path.to_path_buf(), source }

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use super::executor::read_summary;
 use super::fingerprint::{Fingerprint, SOURCE};
 use super::presets;
-use super::run::read_record;
+use super::run::{read_json, read_record, FailedRun};
 use super::run_dir::write_atomic;
+use super::run_dir::FAILED_FILE;
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::train::log::Summary;
@@ -112,6 +113,8 @@ pub struct Scan {
     pub broken: Vec<(PathBuf, String)>,
     /// Run directories without a summary: in progress, or interrupted.
     pub unfinished: Vec<PathBuf>,
+    /// Run directories of runs that failed for good (diverged), with the error.
+    pub failed: Vec<(PathBuf, String)>,
 }
 
 /// The run directories directly under each of `dirs` (or `dirs` themselves). A directory that
@@ -131,7 +134,10 @@ pub fn collect_runs(dirs: &[PathBuf]) -> Result<Scan, TrainError> {
                 (Ok(None), Ok(None)) => continue,
                 (Ok(Some(r)), Ok(Some(s))) => (r, s),
                 (Ok(_), Ok(None)) => {
-                    scan.unfinished.push(d);
+                    match read_json::<FailedRun>(&d.join(FAILED_FILE)) {
+                        Ok(Some(f)) => scan.failed.push((d, f.error)),
+                        _ => scan.unfinished.push(d),
+                    }
                     continue;
                 }
                 (Ok(None), Ok(Some(_))) => {

@@ -77,6 +77,10 @@ fn id_part(v: &toml::Value) -> String {
     match v {
         toml::Value::Array(a) => a.iter().map(id_part).collect::<Vec<_>>().join("x"),
         toml::Value::String(s) => s.clone(),
+        // Shortest round-trip spelling (0.02, 1e306), not the full decimal expansion.
+        toml::Value::Float(f) => {
+            serde_json::Number::from_f64(*f).map_or_else(|| f.to_string(), |n| n.to_string()).replace('+', "")
+        }
         other => other.to_string(),
     }
 }
