@@ -116,11 +116,6 @@ impl Overrides {
         cfg
     }
 
-    /// Every knob set to the value it has in `cfg`.
-    pub fn from_config(cfg: &TrainConfig) -> Self {
-        serde_json::from_value(serde_json::to_value(cfg).expect("plain data")).expect("same keys")
-    }
-
     /// The snake_case key of every knob, in the config's order.
     pub fn keys() -> Vec<String> {
         let all = serde_json::to_value(TrainConfig::default()).expect("plain data");
@@ -162,7 +157,7 @@ mod tests {
     #[test]
     fn overrides_name_exactly_the_config_knobs_and_apply_them_all() {
         let all = changed();
-        let o = Overrides::from_config(&all);
+        let o: Overrides = serde_json::from_value(serde_json::to_value(&all).unwrap()).unwrap();
         let o_keys: Vec<String> = serde_json::to_value(&o).unwrap().as_object().unwrap().keys().cloned().collect();
         assert_eq!(o_keys, Overrides::keys());
         // `apply` forgets no field: every changed value arrives.

@@ -15,7 +15,7 @@ use crate::nn::model_file::{self, ModelMeta};
 use crate::nn::{memory, Plan};
 use crate::train::checkpoint::{self, Checkpoint};
 use crate::train::log::Summary;
-use crate::train::{plan, train};
+use crate::train::train;
 use kernels::Element;
 
 /// How a run is executed (not part of its result).
@@ -171,7 +171,7 @@ fn run_typed<T: Element>(
     let inputs = mnist.pixels() + 1;
     check_memory(cfg, inputs, std::mem::size_of::<T>())?;
     let splits = data::split::<T>(mnist, cfg.train_size, cfg.val_size, cfg.val_from_train, cfg.norm_stats)?;
-    let plan = plan(cfg, inputs);
+    let plan = Plan::for_config(cfg, inputs);
     let fingerprint = Fingerprint::new(cfg, &plan, mnist, &opts.blas_core);
     let record = RunRecord {
         mlp_version: env!("CARGO_PKG_VERSION"),

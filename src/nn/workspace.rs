@@ -45,11 +45,6 @@ impl<T: Element> Workspace<T> {
         }
     }
 
-    /// Rows per batch.
-    pub fn batch_rows(&self) -> usize {
-        self.b
-    }
-
     /// What the fused sparse first-layer update needs after [`super::Mlp::backward`]: the batch
     /// by pixel and dL/dz of the first layer (B, OC).
     pub fn first_layer_sparse_grad(&self) -> (&ByPixel<T>, &[T]) {

@@ -21,14 +21,9 @@ use kernels::Element;
 use log::{CheckRow, RunSink, StepRow, Summary};
 use stepper::Stepper;
 
-/// The execution plan of `cfg` for inputs of `inputs` values (the bias column included).
-pub fn plan(cfg: &TrainConfig, inputs: usize) -> Plan {
-    Plan::for_config(cfg, inputs)
-}
-
 /// A fresh model of `cfg`, its weights drawn from `rng`.
 pub fn init_model<T: Element>(cfg: &TrainConfig, inputs: usize, rng: &mut dyn crate::rng::RunRng) -> Mlp<T> {
-    Mlp::init(&cfg.layer_sizes(inputs), cfg.activation.into(), cfg.init, plan(cfg, inputs), rng)
+    Mlp::init(&cfg.layer_sizes(inputs), cfg.activation.into(), cfg.init, Plan::for_config(cfg, inputs), rng)
 }
 
 /// What a finished run returns.
