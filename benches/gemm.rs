@@ -56,7 +56,9 @@ fn sparse_kernels(c: &mut Criterion) {
     };
     let mnist = mlp::data::Mnist::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist"))
         .expect("data/mnist");
-    let splits = mlp::data::split::<f32>(&mnist, 60000, 10000, 0, mlp::config::NormStats::FullTrain).expect("split");
+    let splits =
+        mlp::data::split::<f32>(&mnist, 60000, 10000, 0, mlp::config::NormStats::FullTrain, mlp::data::SplitForms::ALL)
+            .expect("split");
     let x = splits.train.sparse.csr();
     let batch: Vec<usize> = (0..32).map(|i| (i * 1873 + 11) % 60000).collect();
     let (b, p, oc) = (batch.len(), 784usize, 64usize);

@@ -7,7 +7,7 @@ use kernels::sparse::grouped::{GROUP, NO_IMAGE, WINDOW as GROUP_WINDOW};
 use md5::{Digest, Md5};
 use mlp::config::NormStats;
 use mlp::data::idx::{read_images, read_labels, read_maybe_gz};
-use mlp::data::{split, Mnist, Normalization};
+use mlp::data::{split, Dataset, Forms, Mnist, Normalization, SplitForms};
 use mlp::error::DataError;
 
 fn mnist_dir() -> PathBuf {
@@ -35,16 +35,24 @@ fn loads_mnist_with_2021_split_and_statistics() {
     let full = Normalization::of(&m.train.images.data);
     assert!((full.mean - 33.318421449829934).abs() < 1e-12, "{}", full.mean);
     assert!((full.std - 78.56748998339799).abs() < 1e-12, "{}", full.std);
-    let s = split::<f64>(&m, 20000, 10000, 0, NormStats::FullTrain).unwrap();
+    let s = split::<f64>(&m, 20000, 10000, 0, NormStats::FullTrain, SplitForms::ALL).unwrap();
     assert_eq!(s.norm, full);
     assert_eq!((s.train.len(), s.train.dim(), s.val.len(), s.val.dim()), (20000, 785, 10000, 785));
-    assert_eq!((s.train.x.len(), s.val.x.len()), (20000 * 785, 10000 * 785));
-    assert!(s.train.x.chunks(785).chain(s.val.x.chunks(785)).all(|row| row[784] == 1.0));
+    let (train_x, val_x) = (s.train.dense(), s.val.dense());
+    assert_eq!((train_x.len(), val_x.len()), (20000 * 785, 10000 * 785));
+    assert!(train_x.chunks(785).chain(val_x.chunks(785)).all(|row| row[784] == 1.0));
     // Row 0, pixel 0 is a background pixel: (0 - mean) / std.
-    assert_eq!(s.train.x[0], -full.mean / full.std);
+    assert_eq!(train_x[0], -full.mean / full.std);
+    // A non-zero pixel reads (raw - mean) / std.
+    let q = m.train.images.data[..784].iter().position(|&v| v != 0).unwrap();
+    assert_eq!(train_x[q], (m.train.images.data[q] as f64 - full.mean) / full.std);
+    // A batch's rows are the same rows.
+    let mut batch = vec![0.0; 2 * 785];
+    s.train.dense_rows([19999, 3].into_iter(), &mut batch);
+    assert_eq!((&batch[..785], &batch[785..]), (&train_x[19999 * 785..], &train_x[3 * 785..4 * 785]));
     assert_eq!(s.train.labels[..5], m.train.labels[..5]);
     assert_eq!(s.val.labels, m.test.labels);
-    let sub = split::<f32>(&m, 20000, 10000, 0, NormStats::TrainSubset).unwrap();
+    let sub = split::<f32>(&m, 20000, 10000, 0, NormStats::TrainSubset, SplitForms::ALL).unwrap();
     assert!((sub.norm.mean - 33.55274553571429).abs() < 1e-12);
     assert!((sub.norm.std - 78.87550070784695).abs() < 1e-12);
 }
@@ -52,8 +60,8 @@ fn loads_mnist_with_2021_split_and_statistics() {
 #[test]
 fn evaluation_groups_hold_each_image_once_with_similar_ones() {
     let m = Mnist::load(&mnist_dir()).unwrap();
-    let s = split::<f32>(&m, 1001, 10, 0, NormStats::FullTrain).unwrap();
-    let (sp, rows) = (&s.train.sparse.groups, &s.train.sparse.rows);
+    let s = split::<f32>(&m, 1001, 10, 0, NormStats::FullTrain, SplitForms::ALL).unwrap();
+    let (sp, rows) = (s.train.sparse.groups.as_ref().unwrap(), s.train.sparse.rows.as_ref().unwrap());
     let raw = |i: usize| &m.train.images.data[i * 784..(i + 1) * 784];
     let mut seen = vec![0; 1001];
     for (j, members) in sp.images.iter().enumerate() {
@@ -89,10 +97,35 @@ fn evaluation_groups_hold_each_image_once_with_similar_ones() {
 #[test]
 fn validation_is_the_tail_of_the_test_file() {
     let m = Mnist::load(&mnist_dir()).unwrap();
-    let s = split::<f32>(&m, 100, 300, 0, NormStats::FullTrain).unwrap();
+    let s = split::<f32>(&m, 100, 300, 0, NormStats::FullTrain, SplitForms::ALL).unwrap();
     assert_eq!(s.val.labels, m.test.labels[9700..]);
-    let err = split::<f32>(&m, 60001, 10, 0, NormStats::FullTrain).unwrap_err();
+    let err = split::<f32>(&m, 60001, 10, 0, NormStats::FullTrain, SplitForms::ALL).unwrap_err();
     assert!(err.to_string().contains("60001") && err.to_string().contains("train-images"), "{err}");
+}
+
+#[test]
+fn a_split_builds_only_the_forms_asked_for() {
+    let m = Mnist::load(&mnist_dir()).unwrap();
+    let built = |d: &Dataset<f32>| (d.sparse.rows.is_some(), d.sparse.groups.is_some());
+    let steps = Forms { sparse_rows: true, groups: false };
+    let eval = Forms { sparse_rows: false, groups: true };
+    let s = split::<f32>(&m, 400, 200, 300, NormStats::FullTrain, SplitForms { train: steps, eval }).unwrap();
+    assert_eq!(
+        (built(&s.train), built(&s.val), built(s.test.as_ref().unwrap())),
+        ((true, false), (false, true), (false, true))
+    );
+    let none = split::<f32>(
+        &m,
+        400,
+        200,
+        0,
+        NormStats::FullTrain,
+        SplitForms { train: Forms::default(), eval: Forms::default() },
+    )
+    .unwrap();
+    assert_eq!((built(&none.train), built(&none.val)), ((false, false), (false, false)));
+    // The rows of a set are the file's, whatever was built.
+    assert_eq!(none.train.dense(), s.train.dense());
 }
 
 fn idx_images(magic: u32, count: u32, rows: u32, cols: u32, data: &[u8]) -> Vec<u8> {

@@ -5,14 +5,14 @@ use std::path::Path;
 
 use mlp::config::NormStats;
 use mlp::config::{layer_sizes, ActivationKind, InitKind};
-use mlp::data::{split, Mnist};
+use mlp::data::{split, Mnist, SplitForms};
 use mlp::nn::{Mlp, Plan};
 use mlp::rng::XoshiroRng;
 use mlp::tools::gradcheck::gradient_check;
 
 fn check(hidden: &[usize], act: ActivationKind) {
     let m = Mnist::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")).unwrap();
-    let data = split::<f64>(&m, 100, 0, 0, NormStats::FullTrain).unwrap().train;
+    let data = split::<f64>(&m, 100, 0, 0, NormStats::FullTrain, SplitForms::ALL).unwrap().train;
     let mut rng = XoshiroRng::new(1);
     let model = Mlp::<f64>::init(&layer_sizes(785, hidden), act.into(), InitKind::Uniform, Plan::REFERENCE, &mut rng);
     let r = gradient_check(&model, &data, 1e-3, 1);

@@ -4,7 +4,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mlp::config::{FirstLayer, InitKind, Kernels, Precision, TrainConfig};
-use mlp::data::{Dataset, Normalization};
+use mlp::data::{Dataset, Forms, Normalization};
 use mlp::nn::{Mlp, Plan};
 use mlp::rng::XoshiroRng;
 use mlp::train::stepper::Stepper;
@@ -39,7 +39,7 @@ fn steps_allocate<T: kernels::Element>(
     let n = 256;
     let images: Vec<u8> = (0..n * 784).map(|i| (i * 37 % 256) as u8).collect();
     let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
-    let data = Dataset::<T>::new(&images, &labels, 784, Normalization { mean: 33.0, std: 78.0 });
+    let data = Dataset::<T>::new(&images, &labels, 784, Normalization { mean: 33.0, std: 78.0 }, Forms::ALL);
     let cfg = TrainConfig { hidden: hidden.to_vec(), ..TrainConfig::default() };
     let sizes = cfg.layer_sizes(785);
     let precision = if T::NAME == "f32" { Precision::F32 } else { Precision::F64 };

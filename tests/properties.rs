@@ -54,7 +54,7 @@ proptest! {
     #[test]
     fn idx_readers_never_panic_on_random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
         let p = Path::new("random.idx");
-        let _ = parse_images(p, &bytes);
+        let _ = parse_images(p, bytes.clone());
         let _ = parse_labels(p, &bytes);
     }
 
@@ -66,7 +66,7 @@ proptest! {
     ) {
         let good = images_file(count, rows, cols, &vec![9u8; (count * rows * cols) as usize]);
         let bytes = mutate(&good, &edits, keep);
-        if let Ok(images) = parse_images(Path::new("m.idx"), &bytes) {
+        if let Ok(images) = parse_images(Path::new("m.idx"), bytes.clone()) {
             prop_assert_eq!(images.data.len(), images.count * images.pixels);
         }
         let labels: Vec<u8> = [2049u32, count].iter().flat_map(|v| v.to_be_bytes()).chain(vec![3u8; count as usize]).collect();

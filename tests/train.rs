@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use mlp::config::{ActivationKind, FirstLayer, InitKind, Kernels, NormStats, Precision, RunConfig, TrainConfig};
-use mlp::data::{split, Mnist};
+use mlp::data::{split, Mnist, SplitForms};
 use mlp::error::TrainError;
 use mlp::experiment::run::{run_to_dir, RunOptions};
 use mlp::nn::Plan;
@@ -100,7 +100,7 @@ fn same_seed_gives_identical_logs_and_another_seed_does_not() {
 #[test]
 fn early_stopping_fires_patience_checks_after_the_best_and_restore_best_works() {
     let m = mnist();
-    let splits = split::<f32>(&m, 1000, 500, 0, NormStats::FullTrain).unwrap();
+    let splits = split::<f32>(&m, 1000, 500, 0, NormStats::FullTrain, SplitForms::ALL).unwrap();
     // lr 3 with sigmoid makes the validation loss bounce, so a patience of 3 ends early.
     let cfg = TrainConfig {
         lr: 3.0,
@@ -181,7 +181,7 @@ fn nonsense_hyperparameters_are_rejected_before_training() {
 #[test]
 fn reference_fast_and_every_first_layer_train_the_same_model() {
     let m = mnist();
-    let splits = split::<f64>(&m, 2000, 2000, 0, NormStats::FullTrain).unwrap();
+    let splits = split::<f64>(&m, 2000, 2000, 0, NormStats::FullTrain, SplitForms::ALL).unwrap();
     // Momentum takes the sparse gradient then the update; plain SGD the fused sparse step. The
     // fast paths also use the polynomial e^x and the transposed-copy input gradient.
     for (momentum, lr) in [(0.9, 0.02), (0.0, 0.1)] {
@@ -213,7 +213,7 @@ fn sparse_and_dense_evaluation_agree_on_odd_sized_sets() {
     let m = mnist();
     // 1001 images: evaluation chunks of 1000 rows (five grouping windows), then one image alone
     // (a group with three blanks).
-    let splits = split::<f64>(&m, 1001, 1001, 0, NormStats::FullTrain).unwrap();
+    let splits = split::<f64>(&m, 1001, 1001, 0, NormStats::FullTrain, SplitForms::ALL).unwrap();
     let cfg = TrainConfig { epochs: 1, train_size: 1001, validation: false, ..small(Precision::F64) };
     let mut model = train::<f64>(&valid(cfg), &splits, &mut NullSink, None).unwrap().model;
     let mut on = |plan| {
@@ -232,7 +232,7 @@ fn sparse_and_dense_evaluation_agree_on_odd_sized_sets() {
 #[test]
 fn evaluation_does_not_depend_on_the_thread_count() {
     let m = mnist();
-    let splits = split::<f32>(&m, 20000, 10000, 0, NormStats::FullTrain).unwrap();
+    let splits = split::<f32>(&m, 20000, 10000, 0, NormStats::FullTrain, SplitForms::ALL).unwrap();
     let cfg = TrainConfig { epochs: 1, train_size: 20000, validation: false, ..small(Precision::F32) };
     let model = train::<f32>(&valid(cfg), &splits, &mut NullSink, None).unwrap().model;
     let on = |threads| {
@@ -248,7 +248,7 @@ fn evaluation_does_not_depend_on_the_thread_count() {
 #[should_panic(expected = "exactly one batch")]
 fn a_short_batch_is_refused_not_truncated() {
     let m = mnist();
-    let splits = split::<f64>(&m, 64, 10, 0, NormStats::FullTrain).unwrap();
+    let splits = split::<f64>(&m, 64, 10, 0, NormStats::FullTrain, SplitForms::ALL).unwrap();
     let cfg = valid(small(Precision::F64));
     let mut model = mlp::train::init_model::<f64>(&cfg, 785, &mut mlp::rng::XoshiroRng::new(1));
     let mut stepper = mlp::train::stepper::Stepper::new(&model, 32, 0.1, 0.0);

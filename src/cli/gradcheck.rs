@@ -31,7 +31,7 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
     }
     args.common.setup_blas();
     let mnist = load(&args.common.data_dir())?;
-    let splits = data::split::<f64>(&mnist, args.images, 0, 0, NormStats::FullTrain)?;
+    let splits = data::split::<f64>(&mnist, args.images, 0, 0, NormStats::FullTrain, Plan::REFERENCE.data_forms())?;
     let (eps, tol) = (1e-3, 1e-6);
     let mut failed = false;
     for hidden in [vec![64], vec![64, 64]] {

@@ -1,8 +1,10 @@
-//! The data sets of a run: normalised dense rows with a bias column, the same images as sparse raw
-//! pixels (CSR for training batches, groups of similar images for evaluation), and the 2021 split.
+//! The data sets of a run: the raw pixels of its images (dense normalised rows with a bias column
+//! are made from them as they are read), the sparse forms a run asks for (CSR for training batches,
+//! groups of similar images for evaluation), and the 2021 split.
 
 use std::ops::Range;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::mnist::{LabelledImages, Mnist};
@@ -23,8 +25,7 @@ impl Normalization {
     /// Mean and population standard deviation over all pixels of `pixels`, computed exactly
     /// from a histogram (the pixel sum is an exact integer), like numpy's np.mean / np.std.
     pub fn of(pixels: &[u8]) -> Self {
-        let mut counts = [0u64; 256];
-        pixels.iter().for_each(|&p| counts[p as usize] += 1);
+        let counts = pixels.par_chunks(1 << 20).map(histogram).reduce(|| [0; 256], |a, b| add(&a, &b));
         let n = pixels.len() as f64;
         let sum: u64 = counts.iter().enumerate().map(|(v, &c)| v as u64 * c).sum();
         let mean = sum as f64 / n;
@@ -45,86 +46,134 @@ impl Normalization {
     }
 }
 
-/// A normalised data set: `x` holds one row of `dim` values per image, the pixels then a bias
-/// column of ones (785 columns for MNIST); plus the labels, and the same images as sparse raw
-/// pixels for the fast first layer.
+/// How often each byte value occurs in `bytes`. Four interleaved counters: a run of equal bytes
+/// does not wait on one counter's previous increment.
+fn histogram(bytes: &[u8]) -> [u64; 256] {
+    let mut counts = [[0u64; 256]; 4];
+    let mut quads = bytes.chunks_exact(4);
+    for q in &mut quads {
+        (0..4).for_each(|k| counts[k][q[k] as usize] += 1);
+    }
+    quads.remainder().iter().for_each(|&b| counts[0][b as usize] += 1);
+    counts.iter().fold([0; 256], |sum, c| add(&sum, c))
+}
+
+fn add(a: &[u64; 256], b: &[u64; 256]) -> [u64; 256] {
+    std::array::from_fn(|v| a[v] + b[v])
+}
+
+/// The forms of a data set's images to build besides the raw bytes, which every data set keeps
+/// (dense normalised rows are made from them when read). Each form costs time and memory: a run
+/// asks for the ones its kernels read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Forms {
+    /// The non-zero pixels of every image, in image order (compressed sparse rows).
+    pub sparse_rows: bool,
+    /// The non-zero pixels of groups of similar images.
+    pub groups: bool,
+}
+
+impl Forms {
+    /// Every form.
+    pub const ALL: Forms = Forms { sparse_rows: true, groups: true };
+
+    /// The forms either asks for.
+    pub fn or(self, other: Forms) -> Forms {
+        Forms { sparse_rows: self.sparse_rows || other.sparse_rows, groups: self.groups || other.groups }
+    }
+}
+
+/// The forms of a run's data sets: the training set's (what steps and evaluation read) and the
+/// evaluated sets' (validation, test).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SplitForms {
+    pub train: Forms,
+    pub eval: Forms,
+}
+
+impl SplitForms {
+    /// Every form of every set.
+    pub const ALL: SplitForms = SplitForms { train: Forms::ALL, eval: Forms::ALL };
+}
+
+/// A data set: the raw pixels of its images (borrowed from the loaded file), their labels, the
+/// normalisation table, and the sparse forms that were asked for.
 #[derive(Debug, Clone)]
-pub struct Dataset<T> {
-    pub x: Vec<T>,
-    dim: usize,
+pub struct Dataset<'a, T> {
+    images: &'a [u8],
+    pixels: usize,
     pub labels: Vec<u8>,
+    /// The normalised value of every pixel byte.
+    table: [T; 256],
     pub sparse: SparsePixels<T>,
 }
 
 /// The non-zero raw pixels of every image (CSR, for training batches) and of groups of similar
-/// images (for evaluation), the table raw value -> raw / sigma, and shift = mu / sigma, so that
-/// a normalised pixel is `table[raw] - shift` (see `kernels::sparse`).
+/// images (for evaluation), when built; the table raw value -> raw / sigma, and shift = mu /
+/// sigma, so that a normalised pixel is `table[raw] - shift` (see `kernels::sparse`).
 #[derive(Debug, Clone)]
 pub struct SparsePixels<T> {
-    pub rows: CsrImages,
-    pub groups: GroupedImages,
+    pub rows: Option<CsrImages>,
+    pub groups: Option<GroupedImages>,
     pub table: [T; 256],
     pub shift: T,
 }
 
 impl<T: Scalar> SparsePixels<T> {
-    pub fn new(images: &[u8], pixels: usize, norm: Normalization) -> Self {
+    /// The forms `forms` of `images` (raw images of `pixels` bytes each).
+    pub fn new(images: &[u8], pixels: usize, norm: Normalization, forms: Forms) -> Self {
+        let (rows, groups) = rayon::join(
+            || forms.sparse_rows.then(|| CsrImages::build(images, pixels)),
+            || forms.groups.then(|| GroupedImages::build(images, pixels)),
+        );
         Self {
-            rows: CsrImages::build(images, pixels),
-            groups: GroupedImages::build(images, pixels),
+            rows,
+            groups,
             table: std::array::from_fn(|v| T::from_f64(v as f64 / norm.std)),
             shift: T::from_f64(norm.mean / norm.std),
         }
     }
 
-    /// Images in the set.
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
+    /// The sparse rows; the plan that reads them asked for them.
     pub fn csr(&self) -> Csr<'_, T> {
-        self.rows.view(&self.table)
+        self.rows.as_ref().expect("sparse rows asked for by the plan that reads them").view(&self.table)
     }
 
+    /// The groups; the plan that reads them asked for them.
     pub fn groups(&self) -> GroupCsr<'_, T> {
-        self.groups.view(&self.table)
+        self.groups.as_ref().expect("groups asked for by the plan that reads them").view(&self.table)
     }
 
-    /// Whether the groups can compute the images `rows` (a run of whole grouping windows).
+    /// Whether the groups were built and can compute the images `rows` (a run of whole grouping
+    /// windows).
     pub fn groups_cover(&self, rows: &Range<usize>) -> bool {
-        self.groups.covers(rows)
+        self.groups.as_ref().is_some_and(|g| g.covers(rows))
     }
 }
 
-impl<T: Scalar> Dataset<T> {
-    /// Normalises `labels.len()` images of `pixels` bytes each and appends the ones column.
-    pub fn new(images: &[u8], labels: &[u8], pixels: usize, norm: Normalization) -> Self {
-        let table = norm.table().map(T::from_f64);
-        let count = labels.len();
-        assert_eq!(images.len(), count * pixels, "one label per image");
-        let dim = pixels + 1;
-        let mut x = vec![T::ZERO; count * dim];
-        for (row, img) in x.chunks_exact_mut(dim).zip(images.chunks_exact(pixels)) {
-            row[..pixels].iter_mut().zip(img).for_each(|(x, &p)| *x = table[p as usize]);
-            row[pixels] = T::ONE;
+impl<'a, T: Scalar> Dataset<'a, T> {
+    /// The `labels.len()` images of `pixels` bytes each in `images`, with the forms `forms`.
+    pub fn new(images: &'a [u8], labels: &[u8], pixels: usize, norm: Normalization, forms: Forms) -> Self {
+        assert_eq!(images.len(), labels.len() * pixels, "one label per image");
+        Self {
+            images,
+            pixels,
+            labels: labels.to_vec(),
+            table: norm.table().map(T::from_f64),
+            sparse: SparsePixels::new(images, pixels, norm, forms),
         }
-        Self { x, dim, labels: labels.to_vec(), sparse: SparsePixels::new(images, pixels, norm) }
     }
 
     /// The first `n` images of a file (at most its count).
-    pub fn first(set: &LabelledImages, n: usize, norm: Normalization) -> Self {
+    pub fn first(set: &'a LabelledImages, n: usize, norm: Normalization, forms: Forms) -> Self {
         let (n, pixels) = (n.min(set.images.count), set.images.pixels);
-        Self::new(&set.images.data[..n * pixels], &set.labels[..n], pixels, norm)
+        Self::new(&set.images.data[..n * pixels], &set.labels[..n], pixels, norm, forms)
     }
 
     /// The last `n` images of a file (at most its count), as the 2021 split takes them.
-    pub fn last(set: &LabelledImages, n: usize, norm: Normalization) -> Self {
+    pub fn last(set: &'a LabelledImages, n: usize, norm: Normalization, forms: Forms) -> Self {
         let (first, pixels) = (set.images.count - n.min(set.images.count), set.images.pixels);
-        Self::new(&set.images.data[first * pixels..], &set.labels[first..], pixels, norm)
+        Self::new(&set.images.data[first * pixels..], &set.labels[first..], pixels, norm, forms)
     }
 
     pub fn len(&self) -> usize {
@@ -137,42 +186,54 @@ impl<T: Scalar> Dataset<T> {
 
     /// Columns per row, the bias included.
     pub fn dim(&self) -> usize {
-        self.dim
+        self.pixels + 1
     }
 
-    /// The dense normalised rows `rows` (rows.len() x dim).
-    pub fn rows(&self, rows: Range<usize>) -> &[T] {
-        &self.x[rows.start * self.dim..rows.end * self.dim]
+    /// Writes the dense normalised rows `rows` into `out` (rows.len() x dim): the pixels through
+    /// the normalisation table, then the bias column of ones.
+    pub fn dense_rows(&self, rows: impl Iterator<Item = usize>, out: &mut [T]) {
+        let p = self.pixels;
+        let mut chunks = out.chunks_exact_mut(p + 1);
+        for i in rows {
+            let row = chunks.next().expect("room for every row");
+            let image = &self.images[i * p..(i + 1) * p];
+            row[..p].iter_mut().zip(image).for_each(|(x, &v)| *x = self.table[v as usize]);
+            row[p] = T::ONE;
+        }
     }
 
-    /// Dense normalised row `i`.
-    pub fn row(&self, i: usize) -> &[T] {
-        self.rows(i..i + 1)
+    /// The dense normalised rows of the whole set (len x dim).
+    pub fn dense(&self) -> Vec<T> {
+        let mut out = vec![T::ZERO; self.len() * self.dim()];
+        self.dense_rows(0..self.len(), &mut out);
+        out
     }
 }
 
 /// The data sets of one run, and the statistics used to normalise them.
 #[derive(Debug, Clone)]
-pub struct Splits<T> {
-    pub train: Dataset<T>,
+pub struct Splits<'a, T> {
+    pub train: Dataset<'a, T>,
     /// Validation checks, early stopping and the final validation metrics.
-    pub val: Dataset<T>,
+    pub val: Dataset<'a, T>,
     /// Evaluated once at the end, when validation comes from the training file.
-    pub test: Option<Dataset<T>>,
+    pub test: Option<Dataset<'a, T>>,
     pub norm: Normalization,
 }
 
 /// The 2021 split: the first `train_size` images of the training file, and the last `val_size`
 /// images of the test file (`X_test[-val_size:]`; all 10000 by default) for validation. With
 /// `val_from_train` = N > 0, validation is the last N images of the training file instead (they
-/// must not overlap the training images) and the test images are the test set.
-pub fn split<T: Scalar>(
-    mnist: &Mnist,
+/// must not overlap the training images) and the test images are the test set. The data sets
+/// borrow the pixels of `mnist` and hold the forms `forms` asks for.
+pub fn split<'a, T: Scalar>(
+    mnist: &'a Mnist,
     train_size: usize,
     val_size: usize,
     val_from_train: usize,
     stats: NormStats,
-) -> Result<Splits<T>, DataError> {
+    forms: SplitForms,
+) -> Result<Splits<'a, T>, DataError> {
     let (train, test, pixels) = (&mnist.train, &mnist.test, mnist.pixels());
     let too_few = |set: &LabelledImages, what, requested| DataError::TooFew {
         path: set.images_path.clone(),
@@ -188,15 +249,20 @@ pub fn split<T: Scalar>(
     if val_size > test.images.count {
         return Err(too_few(test, if val_from_train > 0 { "test" } else { "validation" }, val_size));
     }
-    let train_pixels = &train.images.data[..train_size * pixels];
     let norm = match stats {
-        NormStats::FullTrain => Normalization::of(&train.images.data),
-        NormStats::TrainSubset => Normalization::of(train_pixels),
+        NormStats::FullTrain => mnist.train_norm(),
+        NormStats::TrainSubset => Normalization::of(&train.images.data[..train_size * pixels]),
     };
-    let (val, test) = if val_from_train > 0 {
-        (Dataset::last(train, val_from_train, norm), Some(Dataset::last(test, val_size, norm)))
-    } else {
-        (Dataset::last(test, val_size, norm), None)
-    };
-    Ok(Splits { train: Dataset::first(train, train_size, norm), val, test, norm })
+    let eval = |set, n| Dataset::last(set, n, norm, forms.eval);
+    let ((val, test), train) = rayon::join(
+        || {
+            if val_from_train > 0 {
+                (eval(train, val_from_train), Some(eval(test, val_size)))
+            } else {
+                (eval(test, val_size), None)
+            }
+        },
+        || Dataset::first(train, train_size, norm, forms.train),
+    );
+    Ok(Splits { train, val, test, norm })
 }

@@ -20,13 +20,18 @@ pub struct Images {
     pub data: Vec<u8>,
 }
 
+/// Deflate expands a byte into at most this many.
+const MAX_DEFLATE_RATIO: usize = 1032;
+
 /// Reads a whole file, decompressing it if it starts with the gzip magic.
 pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
     let raw = std::fs::read(path).map_err(|source| DataError::Io { path: path.into(), source })?;
     if !raw.starts_with(&GZIP_MAGIC) {
         return Ok(raw);
     }
-    let mut out = Vec::with_capacity(raw.len() * 4);
+    // The gzip trailer holds the (last member's) size: room for it at once, no regrowing copies.
+    let size = raw.last_chunk::<4>().map_or(0, |s| u32::from_le_bytes(*s) as usize);
+    let mut out = Vec::with_capacity(size.min(raw.len().saturating_mul(MAX_DEFLATE_RATIO)));
     MultiGzDecoder::new(raw.as_slice())
         .read_to_end(&mut out)
         .map_err(|source| DataError::Gzip { path: path.into(), source })?;
@@ -54,18 +59,19 @@ fn check_length(path: &Path, expected: usize, found: usize) -> Result<(), DataEr
     Ok(())
 }
 
-/// Parses an IDX3 image file (magic 2051, count, rows, cols, then count*rows*cols bytes).
-pub fn parse_images(path: &Path, bytes: &[u8]) -> Result<Images, DataError> {
-    let h = header(path, bytes, 4)?;
+/// Parses an IDX3 image file (magic 2051, count, rows, cols, then count*rows*cols bytes); the
+/// pixels stay where they are read.
+pub fn parse_images(path: &Path, mut bytes: Vec<u8>) -> Result<Images, DataError> {
+    let h = header(path, &bytes, 4)?;
     check_magic(path, "images", IMAGES_MAGIC, h[0])?;
     // Saturating: a corrupt header cannot wrap around into a length that happens to match.
     let (count, pixels) = (h[1] as usize, (h[2] as usize).saturating_mul(h[3] as usize));
     if pixels == 0 {
         return Err(DataError::EmptyImages { path: path.into(), rows: h[2], cols: h[3] });
     }
-    let data = &bytes[16..];
-    check_length(path, count.saturating_mul(pixels), data.len())?;
-    Ok(Images { count, pixels, data: data.to_vec() })
+    check_length(path, count.saturating_mul(pixels), bytes.len() - 16)?;
+    bytes.drain(..16);
+    Ok(Images { count, pixels, data: bytes })
 }
 
 /// Parses an IDX1 label file (magic 2049, count, then count bytes, each 0..=9).
@@ -81,7 +87,7 @@ pub fn parse_labels(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, DataError> {
 }
 
 pub fn read_images(path: &Path) -> Result<Images, DataError> {
-    parse_images(path, &read_maybe_gz(path)?)
+    parse_images(path, read_maybe_gz(path)?)
 }
 
 pub fn read_labels(path: &Path) -> Result<Vec<u8>, DataError> {

@@ -1,7 +1,9 @@
 //! The four IDX files of an MNIST-format directory, loaded and checked against each other.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
+use super::dataset::Normalization;
 use super::idx::{self, Images};
 use crate::error::DataError;
 
@@ -27,6 +29,8 @@ pub struct LabelledImages {
 pub struct Mnist {
     pub train: LabelledImages,
     pub test: LabelledImages,
+    /// The statistics of the whole training file, computed once for all the runs that read it.
+    train_norm: OnceLock<Normalization>,
 }
 
 /// sha256 of `bytes`, lowercase hex.
@@ -48,7 +52,7 @@ fn load_pair(dir: &Path, images: &'static str, labels: &'static str) -> Result<L
     let (images_path, labels_path) = (locate(dir, images)?, locate(dir, labels)?);
     let (image_bytes, label_bytes) = (idx::read_maybe_gz(&images_path)?, idx::read_maybe_gz(&labels_path)?);
     let (images_sha256, labels_sha256) = (sha256_hex(&image_bytes), sha256_hex(&label_bytes));
-    let images = idx::parse_images(&images_path, &image_bytes)?;
+    let images = idx::parse_images(&images_path, image_bytes)?;
     let labels = idx::parse_labels(&labels_path, &label_bytes)?;
     if images.count != labels.len() {
         return Err(DataError::CountMismatch {
@@ -64,8 +68,9 @@ fn load_pair(dir: &Path, images: &'static str, labels: &'static str) -> Result<L
 impl Mnist {
     /// Loads and validates the four standard files of `dir`.
     pub fn load(dir: &Path) -> Result<Self, DataError> {
-        let train = load_pair(dir, TRAIN_IMAGES, TRAIN_LABELS)?;
-        let test = load_pair(dir, TEST_IMAGES, TEST_LABELS)?;
+        let (train, test) =
+            rayon::join(|| load_pair(dir, TRAIN_IMAGES, TRAIN_LABELS), || load_pair(dir, TEST_IMAGES, TEST_LABELS));
+        let (train, test) = (train?, test?);
         if train.images.pixels != test.images.pixels {
             return Err(DataError::ShapeMismatch {
                 images: test.images_path,
@@ -74,11 +79,16 @@ impl Mnist {
                 expected: train.images.pixels,
             });
         }
-        Ok(Self { train, test })
+        Ok(Self { train, test, train_norm: OnceLock::new() })
     }
 
     pub fn pixels(&self) -> usize {
         self.train.images.pixels
+    }
+
+    /// The mean and standard deviation of every pixel of the training file.
+    pub fn train_norm(&self) -> Normalization {
+        *self.train_norm.get_or_init(|| Normalization::of(&self.train.images.data))
     }
 
     /// The content hash of each of the four files (decompressed), by standard file name.

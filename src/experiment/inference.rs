@@ -128,16 +128,23 @@ pub fn evaluate_model(path: &Path, mnist: &Mnist, data_dir: &Path, set: EvalSet)
             data_as_in_run: None,
         }
     }
-    fn data<T: Element>(file: &LabelledImages, n: usize, tail: bool, norm: Normalization) -> Dataset<T> {
+    fn data<'a, T: Element>(
+        file: &'a LabelledImages,
+        n: usize,
+        tail: bool,
+        norm: Normalization,
+        m: &Mlp<T>,
+    ) -> Dataset<'a, T> {
+        let forms = m.plan.data_forms().eval;
         if tail {
-            Dataset::last(file, n, norm)
+            Dataset::last(file, n, norm, forms)
         } else {
-            Dataset::first(file, n, norm)
+            Dataset::first(file, n, norm, forms)
         }
     }
     let mut report = match model {
-        AnyMlp::F32(m) => report(&m, &data(file, n, tail, norm), set),
-        AnyMlp::F64(m) => report(&m, &data(file, n, tail, norm), set),
+        AnyMlp::F32(m) => report(&m, &data(file, n, tail, norm, &m), set),
+        AnyMlp::F64(m) => report(&m, &data(file, n, tail, norm, &m), set),
     };
     let recorded: Option<super::fingerprint::Fingerprint> = serde_json::from_str(&meta.fingerprint).ok();
     report.data_as_in_run = recorded.map(|f| f.data == mnist.content_hash());
@@ -171,10 +178,14 @@ pub fn predict_images(
     let labels = vec![0u8; images.names.len()];
     let (probs, predicted): (Vec<f64>, Vec<u8>) = match model {
         AnyMlp::F32(m) => {
-            let (p, c) = m.predict(&Dataset::new(&images.data, &labels, images.pixels, norm));
+            let forms = m.plan.data_forms().eval;
+            let (p, c) = m.predict(&Dataset::new(&images.data, &labels, images.pixels, norm, forms));
             (p.into_iter().map(f64::from).collect(), c)
         }
-        AnyMlp::F64(m) => m.predict(&Dataset::new(&images.data, &labels, images.pixels, norm)),
+        AnyMlp::F64(m) => {
+            let forms = m.plan.data_forms().eval;
+            m.predict(&Dataset::new(&images.data, &labels, images.pixels, norm, forms))
+        }
     };
     Ok(images
         .names

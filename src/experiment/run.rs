@@ -170,8 +170,9 @@ fn run_typed<T: Element>(
 ) -> Result<RunResult, TrainError> {
     let inputs = mnist.pixels() + 1;
     check_memory(cfg, inputs, std::mem::size_of::<T>())?;
-    let splits = data::split::<T>(mnist, cfg.train_size, cfg.val_size, cfg.val_from_train, cfg.norm_stats)?;
     let plan = Plan::for_config(cfg, inputs);
+    let forms = plan.data_forms();
+    let splits = data::split::<T>(mnist, cfg.train_size, cfg.val_size, cfg.val_from_train, cfg.norm_stats, forms)?;
     let fingerprint = Fingerprint::new(cfg, &plan, mnist, &opts.blas_core);
     let record = RunRecord {
         mlp_version: env!("CARGO_PKG_VERSION"),

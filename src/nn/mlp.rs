@@ -7,9 +7,9 @@
 
 use std::ops::Range;
 
-use super::plan::Plan;
+use super::plan::{FirstLayerEval, Plan};
 use crate::config::{ActivationKind, InitKind};
-use crate::data::SparsePixels;
+use crate::data::{Forms, SparsePixels, SplitForms};
 use crate::rng::RunRng;
 use kernels::layers::{self, Activation};
 use kernels::sparse::{self, grouped};
@@ -38,6 +38,17 @@ impl Rows<'_> {
             Rows::Range(r) => (None, Some(r.clone())),
         };
         batch.into_iter().flatten().chain(range.into_iter().flatten())
+    }
+}
+
+impl Plan {
+    /// The forms of a run's data sets that its kernels read: sparse rows for sparse training
+    /// steps, groups for grouped evaluation (dense rows are made from the raw pixels as they are
+    /// read).
+    pub fn data_forms(&self) -> SplitForms {
+        let eval = Forms { sparse_rows: false, groups: self.first_layer_eval == FirstLayerEval::Grouped };
+        let steps = Forms { sparse_rows: self.first_layer_train.is_sparse(), groups: false };
+        SplitForms { train: steps.or(eval), eval }
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{FirstLayer, Kernels, NormStats, Precision, RunConfig, TrainConfig};
-use crate::data::{self, Mnist, Splits};
+use crate::data::{self, Mnist, SplitForms, Splits};
 use crate::error::TrainError;
 use crate::rng::XoshiroRng;
 use crate::train::log::NullSink;
@@ -49,8 +49,8 @@ impl Workload {
 }
 
 /// The full training file for training and the test file for validation.
-pub fn splits<T: Element>(mnist: &Mnist) -> Result<Splits<T>, TrainError> {
-    Ok(data::split::<T>(mnist, 60000, 10000, 0, NormStats::FullTrain)?)
+pub fn splits<T: Element>(mnist: &Mnist) -> Result<Splits<'_, T>, TrainError> {
+    Ok(data::split::<T>(mnist, 60000, 10000, 0, NormStats::FullTrain, SplitForms::ALL)?)
 }
 
 /// Runs `w` once on prepared data and returns its wall time in seconds (data preparation

@@ -43,9 +43,7 @@ impl<T: Element> Stepper<T> {
         let input = if model.plan.first_layer_train.is_sparse() {
             Input::Sparse { pixels: &data.sparse, rows: Rows::Batch(batch) }
         } else {
-            for (dst, &i) in self.xb.chunks_exact_mut(data.dim()).zip(batch) {
-                dst.copy_from_slice(data.row(i as usize));
-            }
+            data.dense_rows(batch.iter().map(|&i| i as usize), &mut self.xb);
             Input::Dense(&self.xb)
         };
         let loss = model.forward(&mut self.ws, &input, &self.yb, self.opt.first_layer_offset());
