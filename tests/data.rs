@@ -38,7 +38,7 @@ fn loads_mnist_with_2021_split_and_statistics() {
     let s = split::<f64>(&m, 20000, 10000, 0, NormStats::FullTrain, SplitForms::ALL).unwrap();
     assert_eq!(s.norm, full);
     assert_eq!((s.train.len(), s.train.dim(), s.val.len(), s.val.dim()), (20000, 785, 10000, 785));
-    let (train_x, val_x) = (s.train.dense(), s.val.dense());
+    let (train_x, val_x) = (s.train.rows(0..20000), s.val.rows(0..10000));
     assert_eq!((train_x.len(), val_x.len()), (20000 * 785, 10000 * 785));
     assert!(train_x.chunks(785).chain(val_x.chunks(785)).all(|row| row[784] == 1.0));
     // Row 0, pixel 0 is a background pixel: (0 - mean) / std.
@@ -107,8 +107,8 @@ fn validation_is_the_tail_of_the_test_file() {
 fn a_split_builds_only_the_forms_asked_for() {
     let m = Mnist::load(&mnist_dir()).unwrap();
     let built = |d: &Dataset<f32>| (d.sparse.rows.is_some(), d.sparse.groups.is_some());
-    let steps = Forms { sparse_rows: true, groups: false };
-    let eval = Forms { sparse_rows: false, groups: true };
+    let steps = Forms { sparse_rows: true, ..Forms::default() };
+    let eval = Forms { groups: true, ..Forms::default() };
     let s = split::<f32>(&m, 400, 200, 300, NormStats::FullTrain, SplitForms { train: steps, eval }).unwrap();
     assert_eq!(
         (built(&s.train), built(&s.val), built(s.test.as_ref().unwrap())),
@@ -125,7 +125,10 @@ fn a_split_builds_only_the_forms_asked_for() {
     .unwrap();
     assert_eq!((built(&none.train), built(&none.val)), ((false, false), (false, false)));
     // The rows of a set are the file's, whatever was built.
-    assert_eq!(none.train.dense(), s.train.dense());
+    let mut rows = vec![0.0; 400 * 785];
+    none.train.dense_rows(0..400, &mut rows);
+    let all = split::<f32>(&m, 400, 200, 0, NormStats::FullTrain, SplitForms::ALL).unwrap();
+    assert_eq!(rows, all.train.rows(0..400));
 }
 
 fn idx_images(magic: u32, count: u32, rows: u32, cols: u32, data: &[u8]) -> Vec<u8> {

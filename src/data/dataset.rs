@@ -63,10 +63,12 @@ fn add(a: &[u64; 256], b: &[u64; 256]) -> [u64; 256] {
 }
 
 /// The forms of a data set's images to build besides the raw bytes, which every data set keeps
-/// (dense normalised rows are made from them when read). Each form costs time and memory: a run
-/// asks for the ones its kernels read.
+/// (and from which any batch's dense rows can be made as it is read). Each form costs time and
+/// memory: a run asks for the ones its kernels read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Forms {
+    /// The normalised rows with their bias column, stored (read in long runs of rows).
+    pub dense_rows: bool,
     /// The non-zero pixels of every image, in image order (compressed sparse rows).
     pub sparse_rows: bool,
     /// The non-zero pixels of groups of similar images.
@@ -75,11 +77,15 @@ pub struct Forms {
 
 impl Forms {
     /// Every form.
-    pub const ALL: Forms = Forms { sparse_rows: true, groups: true };
+    pub const ALL: Forms = Forms { dense_rows: true, sparse_rows: true, groups: true };
 
     /// The forms either asks for.
     pub fn or(self, other: Forms) -> Forms {
-        Forms { sparse_rows: self.sparse_rows || other.sparse_rows, groups: self.groups || other.groups }
+        Forms {
+            dense_rows: self.dense_rows || other.dense_rows,
+            sparse_rows: self.sparse_rows || other.sparse_rows,
+            groups: self.groups || other.groups,
+        }
     }
 }
 
@@ -97,7 +103,7 @@ impl SplitForms {
 }
 
 /// A data set: the raw pixels of its images (borrowed from the loaded file), their labels, the
-/// normalisation table, and the sparse forms that were asked for.
+/// normalisation table, and the forms that were asked for.
 #[derive(Debug, Clone)]
 pub struct Dataset<'a, T> {
     images: &'a [u8],
@@ -105,6 +111,8 @@ pub struct Dataset<'a, T> {
     pub labels: Vec<u8>,
     /// The normalised value of every pixel byte.
     table: [T; 256],
+    /// (len, dim) the normalised rows, when asked for.
+    dense: Option<Vec<T>>,
     pub sparse: SparsePixels<T>,
 }
 
@@ -155,13 +163,12 @@ impl<'a, T: Scalar> Dataset<'a, T> {
     /// The `labels.len()` images of `pixels` bytes each in `images`, with the forms `forms`.
     pub fn new(images: &'a [u8], labels: &[u8], pixels: usize, norm: Normalization, forms: Forms) -> Self {
         assert_eq!(images.len(), labels.len() * pixels, "one label per image");
-        Self {
-            images,
-            pixels,
-            labels: labels.to_vec(),
-            table: norm.table().map(T::from_f64),
-            sparse: SparsePixels::new(images, pixels, norm, forms),
-        }
+        let table = norm.table().map(T::from_f64);
+        let (dense, sparse) = rayon::join(
+            || forms.dense_rows.then(|| normalise_all(images, pixels, &table)),
+            || SparsePixels::new(images, pixels, norm, forms),
+        );
+        Self { images, pixels, labels: labels.to_vec(), table, dense, sparse }
     }
 
     /// The first `n` images of a file (at most its count).
@@ -189,25 +196,48 @@ impl<'a, T: Scalar> Dataset<'a, T> {
         self.pixels + 1
     }
 
-    /// Writes the dense normalised rows `rows` into `out` (rows.len() x dim): the pixels through
-    /// the normalisation table, then the bias column of ones.
-    pub fn dense_rows(&self, rows: impl Iterator<Item = usize>, out: &mut [T]) {
-        let p = self.pixels;
-        let mut chunks = out.chunks_exact_mut(p + 1);
-        for i in rows {
-            let row = chunks.next().expect("room for every row");
-            let image = &self.images[i * p..(i + 1) * p];
-            row[..p].iter_mut().zip(image).for_each(|(x, &v)| *x = self.table[v as usize]);
-            row[p] = T::ONE;
-        }
+    /// The stored dense normalised rows `rows` (rows.len() x dim); the plan that reads them asked
+    /// for them.
+    pub fn rows(&self, rows: Range<usize>) -> &[T] {
+        let dense = self.dense.as_ref().expect("dense rows asked for by the plan that reads them");
+        &dense[rows.start * self.dim()..rows.end * self.dim()]
     }
 
-    /// The dense normalised rows of the whole set (len x dim).
-    pub fn dense(&self) -> Vec<T> {
-        let mut out = vec![T::ZERO; self.len() * self.dim()];
-        self.dense_rows(0..self.len(), &mut out);
-        out
+    /// Writes the dense normalised rows `rows` into `out` (rows.len() x dim) from the raw pixels:
+    /// the pixels through the normalisation table, then the bias column of ones.
+    pub fn dense_rows(&self, rows: impl Iterator<Item = usize>, out: &mut [T]) {
+        normalise(self.images, self.pixels, &self.table, rows, out)
     }
+}
+
+/// Writes the rows `rows` of `images` (raw, `pixels` bytes each) into `out` (rows x (pixels + 1)):
+/// the pixels through `table`, then a one.
+fn normalise<T: Scalar>(
+    images: &[u8],
+    pixels: usize,
+    table: &[T; 256],
+    rows: impl Iterator<Item = usize>,
+    out: &mut [T],
+) {
+    let mut chunks = out.chunks_exact_mut(pixels + 1);
+    for i in rows {
+        let row = chunks.next().expect("room for every row");
+        let image = &images[i * pixels..(i + 1) * pixels];
+        row[..pixels].iter_mut().zip(image).for_each(|(x, &v)| *x = table[v as usize]);
+        row[pixels] = T::ONE;
+    }
+}
+
+/// Every image of `images` normalised (see [`normalise`]), in blocks over the rayon pool.
+fn normalise_all<T: Scalar>(images: &[u8], pixels: usize, table: &[T; 256]) -> Vec<T> {
+    const BLOCK: usize = 256;
+    let dim = pixels + 1;
+    let mut out = vec![T::ZERO; images.len() / pixels * dim];
+    out.par_chunks_mut(BLOCK * dim).enumerate().for_each(|(b, block)| {
+        let start = b * BLOCK;
+        normalise(images, pixels, table, start..start + block.len() / dim, block)
+    });
+    out
 }
 
 /// The data sets of one run, and the statistics used to normalise them.

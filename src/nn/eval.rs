@@ -30,23 +30,15 @@ const _: () = assert!(EVAL_ROWS.is_multiple_of(grouped::WINDOW));
 
 /// Buffers for evaluation in chunks of `rows` rows.
 struct EvalWorkspace<T> {
-    /// (rows, C) the chunk's dense input, when the first layer evaluates dense.
-    input: Vec<T>,
     ping: Vec<T>,
     pong: Vec<T>,
     offset: Vec<T>,
 }
 
 impl<T: Element> EvalWorkspace<T> {
-    fn new(sizes: &[usize], rows: usize, first_layer: FirstLayerEval) -> Self {
+    fn new(sizes: &[usize], rows: usize) -> Self {
         let widest = sizes[1..].iter().copied().max().unwrap_or(CLASSES);
-        let input = if first_layer == FirstLayerEval::Dense { vec![T::ZERO; rows * sizes[0]] } else { Vec::new() };
-        Self {
-            input,
-            ping: vec![T::ZERO; rows * widest],
-            pong: vec![T::ZERO; rows * widest],
-            offset: vec![T::ZERO; sizes[1]],
-        }
+        Self { ping: vec![T::ZERO; rows * widest], pong: vec![T::ZERO; rows * widest], offset: vec![T::ZERO; sizes[1]] }
     }
 }
 
@@ -62,7 +54,7 @@ impl<T: Element> Mlp<T> {
         let parts: Vec<(f64, usize)> = (0..n.div_ceil(EVAL_ROWS))
             .into_par_iter()
             .map_init(
-                || EvalWorkspace::new(&self.sizes, EVAL_ROWS, self.plan.first_layer_eval),
+                || EvalWorkspace::new(&self.sizes, EVAL_ROWS),
                 |ws, chunk| self.evaluate_rows(ws, data, chunk * EVAL_ROWS..n.min((chunk + 1) * EVAL_ROWS)),
             )
             .collect();
@@ -77,7 +69,7 @@ impl<T: Element> Mlp<T> {
         let parts: Vec<(Vec<T>, Vec<u8>)> = (0..n.div_ceil(EVAL_ROWS))
             .into_par_iter()
             .map_init(
-                || EvalWorkspace::new(&self.sizes, EVAL_ROWS, self.plan.first_layer_eval),
+                || EvalWorkspace::new(&self.sizes, EVAL_ROWS),
                 |ws, chunk| {
                     let range = chunk * EVAL_ROWS..n.min((chunk + 1) * EVAL_ROWS);
                     let r = range.len();
@@ -104,14 +96,10 @@ impl<T: Element> Mlp<T> {
     /// The logits (R, K) of the rows `range`, computed in the workspace's buffers.
     fn forward_rows<'w>(&self, ws: &'w mut EvalWorkspace<T>, data: &Dataset<T>, range: Range<usize>) -> &'w [T] {
         let r = range.len();
-        let EvalWorkspace { input, ping, pong, offset } = ws;
+        let EvalWorkspace { ping, pong, offset } = ws;
         let input = match self.plan.first_layer_eval {
             FirstLayerEval::Grouped => Input::Sparse { pixels: &data.sparse, rows: Rows::Range(range) },
-            FirstLayerEval::Dense => {
-                let x = &mut input[..r * self.sizes[0]];
-                data.dense_rows(range, x);
-                Input::Dense(x)
-            }
+            FirstLayerEval::Dense => Input::Dense(data.rows(range)),
         };
         let math = self.plan.math();
         for l in 0..self.layers() {

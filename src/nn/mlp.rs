@@ -43,11 +43,12 @@ impl Rows<'_> {
 
 impl Plan {
     /// The forms of a run's data sets that its kernels read: sparse rows for sparse training
-    /// steps, groups for grouped evaluation (dense rows are made from the raw pixels as they are
-    /// read).
+    /// steps, stored dense rows or groups for evaluation. Dense training steps make their batch's
+    /// rows from the raw pixels (faster than copying stored rows, measured).
     pub fn data_forms(&self) -> SplitForms {
-        let eval = Forms { sparse_rows: false, groups: self.first_layer_eval == FirstLayerEval::Grouped };
-        let steps = Forms { sparse_rows: self.first_layer_train.is_sparse(), groups: false };
+        let dense_eval = self.first_layer_eval == FirstLayerEval::Dense;
+        let eval = Forms { dense_rows: dense_eval, sparse_rows: false, groups: !dense_eval };
+        let steps = Forms { sparse_rows: self.first_layer_train.is_sparse(), ..Forms::default() };
         SplitForms { train: steps.or(eval), eval }
     }
 }

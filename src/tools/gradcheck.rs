@@ -34,8 +34,8 @@ fn mean_loss(model: &Mlp<f64>, ws: &mut Workspace<f64>, x: &[f64], labels: &[u8]
 pub fn gradient_check(model: &Mlp<f64>, data: &Dataset<f64>, eps: f64, stride: usize) -> GradcheckReport {
     let n = data.len();
     let mut ws = Workspace::new(&model.sizes, n);
-    let dense = data.dense();
-    let x = Input::Dense(&dense);
+    let dense = data.rows(0..n);
+    let x = Input::Dense(dense);
     model.forward(&mut ws, &x, &data.labels, None);
     model.backward(&mut ws, &x, &data.labels);
     let grads = ws.grads;
@@ -52,9 +52,9 @@ pub fn gradient_check(model: &Mlp<f64>, data: &Dataset<f64>, eps: f64, stride: u
             |(m, ws), &(l, e)| {
                 let orig = m.weights[l][e];
                 m.weights[l][e] = orig + eps;
-                let plus = mean_loss(m, ws, &dense, &data.labels);
+                let plus = mean_loss(m, ws, dense, &data.labels);
                 m.weights[l][e] = orig - eps;
-                let minus = mean_loss(m, ws, &dense, &data.labels);
+                let minus = mean_loss(m, ws, dense, &data.labels);
                 m.weights[l][e] = orig;
                 let approx = (plus - minus) / (2.0 * eps);
                 ((approx - grads[l][e]).abs(), l, e, approx)
