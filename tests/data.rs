@@ -7,7 +7,7 @@ use kernels::sparse::grouped::{GROUP, NO_IMAGE, WINDOW as GROUP_WINDOW};
 use md5::{Digest, Md5};
 use mlp::config::NormStats;
 use mlp::data::idx::{read_images, read_labels, read_maybe_gz};
-use mlp::data::{split, Dataset, Forms, Mnist, Normalization, SplitForms};
+use mlp::data::{split, split_bytes, Dataset, Forms, Mnist, Normalization, SplitForms};
 use mlp::error::DataError;
 
 fn mnist_dir() -> PathBuf {
@@ -129,6 +129,25 @@ fn a_split_builds_only_the_forms_asked_for() {
     none.train.dense_rows(0..400, &mut rows);
     let all = split::<f32>(&m, 400, 200, 0, NormStats::FullTrain, SplitForms::ALL).unwrap();
     assert_eq!(rows, all.train.rows(0..400));
+}
+
+#[test]
+fn the_memory_estimate_of_a_split_bounds_the_forms_built() {
+    let m = Mnist::load(&mnist_dir()).unwrap();
+    let held = |d: &Dataset<f32>| -> u64 {
+        let rows = d.sparse.rows.as_ref().map_or(0, |r| r.cols.len() * 5 + r.row_ptr.len() * 8);
+        let groups = d
+            .sparse
+            .groups
+            .as_ref()
+            .map_or(0, |g| g.cols.len() * (4 + GROUP) + g.images.len() * GROUP * 4 + g.group_ptr.len() * 8);
+        (rows + groups + d.len() * d.dim() * 4) as u64
+    };
+    let s = split::<f32>(&m, 2000, 1000, 0, NormStats::FullTrain, SplitForms::ALL).unwrap();
+    let (estimate, built) = (split_bytes(&m, 2000, 1000, 0, SplitForms::ALL, 4), held(&s.train) + held(&s.val));
+    assert!(estimate >= built && estimate < built * 3 / 2, "estimate {estimate}, built {built}");
+    let nothing = SplitForms { train: Forms::default(), eval: Forms::default() };
+    assert_eq!(split_bytes(&m, 2000, 1000, 0, nothing, 4), 0);
 }
 
 fn idx_images(magic: u32, count: u32, rows: u32, cols: u32, data: &[u8]) -> Vec<u8> {

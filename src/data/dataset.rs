@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::mnist::{LabelledImages, Mnist};
 use crate::config::NormStats;
 use crate::error::DataError;
-use kernels::sparse::grouped::{GroupCsr, GroupedImages};
+use kernels::sparse::grouped::{GroupCsr, GroupedImages, GROUP};
 use kernels::sparse::{Csr, CsrImages};
 use kernels::Scalar;
 
@@ -78,6 +78,24 @@ pub struct Forms {
 impl Forms {
     /// Every form.
     pub const ALL: Forms = Forms { dense_rows: true, sparse_rows: true, groups: true };
+
+    /// The bytes these forms of `images` (raw, `pixels` bytes each) take with elements of
+    /// `element_bytes` bytes; the groups' at most (a group holds no more entries than its images'
+    /// non-zero pixels).
+    pub fn bytes(self, images: &[u8], pixels: usize, element_bytes: usize) -> u64 {
+        let count = (images.len() / pixels) as u64;
+        let nonzero =
+            if self.sparse_rows || self.groups { images.iter().filter(|&&p| p != 0).count() as u64 } else { 0 };
+        let (word, group) = (size_of::<u32>() as u64, GROUP as u64);
+        let dense = if self.dense_rows { count * (pixels as u64 + 1) * element_bytes as u64 } else { 0 };
+        let rows = if self.sparse_rows { nonzero * (word + 1) + (count + 1) * size_of::<usize>() as u64 } else { 0 };
+        let groups = if self.groups {
+            nonzero * (word + group) + count.div_ceil(group) * (group * word + size_of::<usize>() as u64)
+        } else {
+            0
+        };
+        dense + rows + groups
+    }
 
     /// The forms either asks for.
     pub fn or(self, other: Forms) -> Forms {
@@ -295,4 +313,28 @@ pub fn split<'a, T: Scalar>(
         || Dataset::first(train, train_size, norm, forms.train),
     );
     Ok(Splits { train, val, test, norm })
+}
+
+/// The bytes the forms of [`split`]'s data sets take (sizes beyond the files count as the files).
+pub fn split_bytes(
+    mnist: &Mnist,
+    train_size: usize,
+    val_size: usize,
+    val_from_train: usize,
+    forms: SplitForms,
+    element_bytes: usize,
+) -> u64 {
+    let pixels = mnist.pixels();
+    fn last(set: &LabelledImages, n: usize) -> &[u8] {
+        let data = &set.images.data;
+        &data[data.len() - n.min(set.images.count) * set.images.pixels..]
+    }
+    let eval = |images| forms.eval.bytes(images, pixels, element_bytes);
+    let evaluated = if val_from_train > 0 {
+        eval(last(&mnist.train, val_from_train)) + eval(last(&mnist.test, val_size))
+    } else {
+        eval(last(&mnist.test, val_size))
+    };
+    let train = &mnist.train.images.data[..train_size.min(mnist.train.images.count) * pixels];
+    forms.train.bytes(train, pixels, element_bytes) + evaluated
 }

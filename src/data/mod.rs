@@ -7,6 +7,6 @@ pub mod idx;
 mod inputs;
 mod mnist;
 
-pub use dataset::{split, Dataset, Forms, Normalization, SparsePixels, SplitForms, Splits};
+pub use dataset::{split, split_bytes, Dataset, Forms, Normalization, SparsePixels, SplitForms, Splits};
 pub use inputs::{read_inputs, InputImages};
 pub use mnist::{sha256_hex, LabelledImages, Mnist, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS};

@@ -44,8 +44,11 @@ pub struct EvalReport {
 /// Refuses a model whose evaluation buffers would not fit in memory (a file can describe a
 /// network far larger than itself).
 fn check_memory(path: &Path, model: &AnyMlp) -> Result<(), TrainError> {
-    let element = if matches!(model, AnyMlp::F32(_)) { 4 } else { 8 };
-    let needed = memory::training_bytes(model.sizes(), 1, element, rayon::current_num_threads());
+    let (element, plan) = match model {
+        AnyMlp::F32(m) => (4, m.plan),
+        AnyMlp::F64(m) => (8, m.plan),
+    };
+    let needed = memory::training_bytes(model.sizes(), 1, element, rayon::current_num_threads(), &plan);
     let available = memory::available_bytes().unwrap_or(u64::MAX);
     match needed {
         Some(n) if n <= available => Ok(()),

@@ -119,13 +119,18 @@ pub fn run_in_locked_dir(
     }
 }
 
-/// Refuses a network that cannot fit in memory, before anything is allocated for it.
-fn check_memory(cfg: &TrainConfig, inputs: usize, element_bytes: usize) -> Result<(), TrainError> {
+/// Refuses a run that cannot fit in memory (its network and the forms of its data that `plan`
+/// reads), before anything is allocated for it.
+fn check_memory(cfg: &TrainConfig, mnist: &Mnist, plan: &Plan, element_bytes: usize) -> Result<(), TrainError> {
+    let inputs = mnist.pixels() + 1;
     let sizes = cfg.layer_sizes(inputs);
     let threads = rayon::current_num_threads();
     let params = crate::config::parameter_count(inputs, &cfg.hidden).map_or("more than 2^64".into(), |p| p.to_string());
     let available = memory::available_bytes().unwrap_or(u64::MAX);
-    match memory::training_bytes(&sizes, cfg.batch_size, element_bytes, threads) {
+    let (train, val, from_train) = (cfg.train_size, cfg.val_size, cfg.val_from_train);
+    let data = data::split_bytes(mnist, train, val, from_train, plan.data_forms(), element_bytes);
+    let network = memory::training_bytes(&sizes, cfg.batch_size, element_bytes, threads, plan);
+    match network.and_then(|n| n.checked_add(data)) {
         Some(needed) if needed <= available => Ok(()),
         needed => Err(TrainError::TooLarge {
             parameters: params,
@@ -169,8 +174,8 @@ fn run_typed<T: Element>(
     opts: &RunOptions,
 ) -> Result<RunResult, TrainError> {
     let inputs = mnist.pixels() + 1;
-    check_memory(cfg, inputs, std::mem::size_of::<T>())?;
     let plan = Plan::for_config(cfg, inputs);
+    check_memory(cfg, mnist, &plan, std::mem::size_of::<T>())?;
     let forms = plan.data_forms();
     let splits = data::split::<T>(mnist, cfg.train_size, cfg.val_size, cfg.val_from_train, cfg.norm_stats, forms)?;
     let fingerprint = Fingerprint::new(cfg, &plan, mnist, &opts.blas_core);

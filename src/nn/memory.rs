@@ -2,18 +2,21 @@
 //! anything is allocated.
 
 use super::eval::EVAL_ROWS;
+use super::plan::Plan;
 
 /// Bytes to train a network of layer widths `sizes` (input first) on batches of `batch` rows with
-/// elements of `element_bytes` bytes, evaluating on `threads` threads; None when it overflows.
-/// Counts per parameter: weights, gradients, best weights, velocities, a checkpoint's copy and
-/// its file image; per batch row and unit: pre-activations, activations, gradients; evaluation
-/// buffers per thread.
-pub fn training_bytes(sizes: &[usize], batch: usize, element_bytes: usize, threads: usize) -> Option<u64> {
+/// elements of `element_bytes` bytes, evaluating on `threads` threads, as `plan` runs it; None
+/// when it overflows. Counts per parameter: weights, gradients, best weights, velocities, a
+/// checkpoint's copy and its file image; per batch row and unit: pre-activations, activations,
+/// gradients; a dense batch's rows; evaluation buffers per thread. The data sets' forms are
+/// counted apart (`data::split_bytes`).
+pub fn training_bytes(sizes: &[usize], batch: usize, element_bytes: usize, threads: usize, plan: &Plan) -> Option<u64> {
     let params = sizes.windows(2).try_fold(0u64, |sum, w| sum.checked_add((w[0] as u64).checked_mul(w[1] as u64)?))?;
     let units = sizes[1..].iter().try_fold(0u64, |sum, &u| sum.checked_add(u as u64))?;
     let widest = sizes[1..].iter().copied().max().unwrap_or(0) as u64;
     let per_param = params.checked_mul(6)?;
-    let per_batch = (batch as u64).checked_mul(units)?.checked_mul(3)?;
+    let dense_inputs = if plan.first_layer_train.is_sparse() { 0 } else { sizes[0] as u64 };
+    let per_batch = (batch as u64).checked_mul(units.checked_mul(3)?.checked_add(dense_inputs)?)?;
     let eval = (EVAL_ROWS as u64).checked_mul(widest)?.checked_mul(2)?.checked_mul(threads.max(1) as u64)?;
     per_param.checked_add(per_batch)?.checked_add(eval)?.checked_mul(element_bytes as u64)
 }
@@ -44,10 +47,11 @@ mod tests {
 
     #[test]
     fn small_networks_are_small_and_huge_ones_overflow_to_none() {
-        let study = training_bytes(&[785, 64, 10], 32, 8, 2).unwrap();
+        let plan = Plan::REFERENCE;
+        let study = training_bytes(&[785, 64, 10], 32, 8, 2, &plan).unwrap();
         assert!(study > 6 * 50880 * 8 && study < 8 << 20, "{study}");
-        assert_eq!(training_bytes(&[785, usize::MAX, 10], 32, 8, 2), None);
-        let wide = training_bytes(&[785, 100_000, 100_000, 10], 32, 8, 2).unwrap();
+        assert_eq!(training_bytes(&[785, usize::MAX, 10], 32, 8, 2, &plan), None);
+        let wide = training_bytes(&[785, 100_000, 100_000, 10], 32, 8, 2, &plan).unwrap();
         assert!(wide > 100_000u64 * 100_000 * 8 * 6);
     }
 }
