@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use mlp::config::ActivationKind;
 use mlp::data::Mnist;
 use mlp::error::TrainError;
+use mlp::experiment::data_sets::DataSets;
 use mlp::experiment::executor::{execute, recorded_config, RunStatus, StalePolicy};
 use mlp::experiment::fingerprint::Staleness;
 use mlp::experiment::run::RunOptions;
@@ -12,8 +13,9 @@ use mlp::experiment::summary::{collect_runs, summary_markdown, summary_row, Coll
 use mlp::experiment::sweep_file::Sweep;
 use mlp::train::log::Summary;
 
-fn mnist() -> Mnist {
-    Mnist::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")).unwrap()
+fn mnist() -> DataSets {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist");
+    DataSets::one(&dir, Mnist::load(&dir).unwrap())
 }
 
 fn opts() -> RunOptions {
@@ -117,7 +119,7 @@ fn steps_csvs(dir: &Path) -> Vec<Vec<u8>> {
     ids.iter().map(|d| std::fs::read(d.join("steps.csv")).unwrap()).collect()
 }
 
-fn run(sweep: &Sweep, m: &Mnist, out: &Path, jobs: usize, stale: StalePolicy) -> Vec<RunStatus> {
+fn run(sweep: &Sweep, m: &DataSets, out: &Path, jobs: usize, stale: StalePolicy) -> Vec<RunStatus> {
     execute(&sweep.runs, m, out, jobs, &opts(), stale, &|_, _| {}).unwrap()
 }
 

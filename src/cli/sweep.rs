@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use clap::Args;
 
-use super::common::{load, note_missing_validation, CheckpointArgs, CommonArgs};
+use super::common::{note_missing_validation, CheckpointArgs, CommonArgs};
+use mlp::data::Mnist;
 use mlp::error::ConfigError;
+use mlp::experiment::data_sets::DataSets;
 use mlp::experiment::executor::{execute, RunStatus, StalePolicy};
 use mlp::experiment::fingerprint::Fingerprint;
 use mlp::experiment::progress::RunsProgress;
@@ -111,13 +113,12 @@ pub fn run_all(runs: &[RunSpec], out: &Path, how: &Execution) -> Result<Vec<RunS
     if !how.common.quiet {
         eprintln!("mlp: OpenBLAS core {blas_core}, {blas_threads} thread per run");
     }
-    let dir = how.common.data_dir();
-    let mnist = load(&dir)?;
+    let data = DataSets::load(runs.iter().map(|r| r.config.dataset), |name| how.common.data_dir(name), Mnist::load)?;
     if let Some(r) = runs.iter().find(|r| r.config.val_size == 0) {
         note_missing_validation(&r.config, how.common.quiet);
     }
     let opts = RunOptions {
-        data_dir: dir,
+        data_dir: PathBuf::new(),
         force: how.force,
         resume: true,
         checkpoint_every: how.checkpoint_every,
@@ -126,7 +127,7 @@ pub fn run_all(runs: &[RunSpec], out: &Path, how: &Execution) -> Result<Vec<RunS
         blas_threads,
     };
     let progress = RunsProgress::new(runs.len(), how.common.quiet);
-    let statuses = execute(runs, &mnist, out, how.jobs, &opts, how.stale, &|r, s| progress.done(r, s))?;
+    let statuses = execute(runs, &data, out, how.jobs, &opts, how.stale, &|r, s| progress.done(r, s))?;
     progress.finish();
     Ok(statuses)
 }

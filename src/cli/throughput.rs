@@ -27,7 +27,7 @@ pub struct ThroughputArgs {
 
 pub fn run(args: ThroughputArgs) -> Result<()> {
     let (core, threads) = args.common.setup_blas();
-    let mnist = load(&args.common.data_dir())?;
+    let mnist = load(&args.common.data_dir(mlp::config::DatasetName::Mnist)?)?;
     let seconds = match args.precision {
         Precision::F32 => time_workload::<f32>(&args, &mnist)?,
         Precision::F64 => time_workload::<f64>(&args, &mnist)?,

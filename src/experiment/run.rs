@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::fingerprint::{describe, Fingerprint, Staleness};
 use super::progress::WithProgress;
 use super::run_dir::{write_json_atomic, RunLock, RunWriter, CHECKPOINT_FILE, CONFIG_FILE, FAILED_FILE};
-use crate::config::{Precision, RunConfig, TrainConfig};
+use crate::config::{DatasetName, Precision, RunConfig, TrainConfig};
 use crate::data::{self, Mnist, Normalization};
 use crate::error::TrainError;
 use crate::nn::model_file::{self, ModelMeta};
@@ -242,8 +242,12 @@ fn run_typed<T: Element>(
 /// A stable directory name for a configuration, e.g. `h64-sigmoid-uniform-lr0.1-m0-b32-f64-s1`.
 pub fn run_name(cfg: &TrainConfig) -> String {
     let hidden: Vec<String> = cfg.hidden.iter().map(|h| h.to_string()).collect();
+    let dataset = match cfg.dataset {
+        DatasetName::Mnist => String::new(),
+        other => format!("{}-", flag_name(&other)),
+    };
     format!(
-        "h{}-{}-{}-lr{}-m{}-b{}-{}-s{}",
+        "{dataset}h{}-{}-{}-lr{}-m{}-b{}-{}-s{}",
         hidden.join("x"),
         flag_name(&cfg.activation),
         flag_name(&cfg.init),
