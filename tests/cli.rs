@@ -151,6 +151,7 @@ fn every_knob_flag_reaches_config_json() {
         ("first-layer", "sparse", serde_json::json!("sparse")),
         ("val-from-train", "500", serde_json::json!(500)),
         ("dataset", "fashion-mnist", serde_json::json!("fashion-mnist")),
+        ("diagnostics", "true", serde_json::json!(true)),
     ];
     let mut args = vec!["train".to_string(), "--quiet".into(), "--out".into(), out.to_str().unwrap().into()];
     for (flag, value, _) in &flags {

@@ -94,6 +94,11 @@ pub struct Overrides {
     #[arg(long, value_enum)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dataset: Option<DatasetName>,
+    /// Per-layer diagnostics at every check into layers.csv (gradient, weight and update norms,
+    /// activation statistics).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<bool>,
 }
 
 /// Applies every `Some` field of `$from` onto `$to`, for the listed fields.
@@ -110,6 +115,7 @@ impl Overrides {
             hidden, activation, init, lr, momentum, batch_size, epochs, patience, early_stopping,
             checks_per_epoch, validation, restore_best, seed, rng, precision, train_size, val_size,
             norm_stats, kernels, first_layer, val_from_train, dataset,
+            diagnostics,
         );
     }
 
@@ -156,6 +162,7 @@ mod tests {
             first_layer: FirstLayer::Sparse,
             val_from_train: 500,
             dataset: DatasetName::FashionMnist,
+            diagnostics: true,
         }
     }
 

@@ -134,6 +134,9 @@ pub struct TrainConfig {
     /// The data set; a `--data-dir` given at run time replaces its directory (the fingerprint
     /// records what the files held).
     pub dataset: DatasetName,
+    /// Write `layers.csv`: per-layer gradient, weight and update norms and activation statistics
+    /// at every validation check (training itself is unchanged).
+    pub diagnostics: bool,
 }
 
 impl Default for TrainConfig {
@@ -161,6 +164,7 @@ impl Default for TrainConfig {
             first_layer: FirstLayer::Auto,
             val_from_train: 0,
             dataset: DatasetName::Mnist,
+            diagnostics: false,
         }
     }
 }

@@ -200,9 +200,13 @@ fn run_typed<T: Element>(
         (None, Vec::new())
     };
     let resumed_at = resume.as_ref().map(|c| c.meta.steps);
+    // Diagnostics rows come with checks, one per layer.
+    let layer_rows = cfg.diagnostics.then_some(cfg.hidden.len() + 1);
     let mut writer = match &resume {
-        Some(c) => RunWriter::resume(out, c.meta.steps, c.meta.checks, opts.checkpoint_every)?,
-        None => RunWriter::create(out, &record, opts.force || opts.resume, opts.checkpoint_every)?,
+        Some(c) => RunWriter::resume(out, c.meta.steps, c.meta.checks, opts.checkpoint_every, layer_rows)?,
+        None => {
+            RunWriter::create(out, &record, opts.force || opts.resume, opts.checkpoint_every, layer_rows.is_some())?
+        }
     };
     let total_steps = cfg.epochs.saturating_mul(cfg.steps_per_epoch());
     let result = {

@@ -74,6 +74,7 @@ pub const COLUMNS: &[&str] = &[
     "source",
     "data",
     "dataset",
+    "diagnostics",
 ];
 
 /// A value as one CSV cell: lists joined with `x` (hidden 60x60), strings bare, null empty.
