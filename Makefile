@@ -8,7 +8,7 @@ BIN := target/release/mlp
 FAST_CORE = core=$$($(BIN) info | awk '/best_core_for_cpu/ {print $$2}'); \
 	if [ -z "$$OPENBLAS_CORETYPE" ] && [ "$$core" != none ]; then export OPENBLAS_CORETYPE=$$core; fi
 
-.PHONY: setup build test sweep reproduce reproduce-check reference-check numpy-check bench compare compare-study venv lint clean
+.PHONY: setup build test sweep layers-4e reproduce reproduce-check reference-check numpy-check bench compare compare-study venv lint clean
 
 ## setup: install what is missing (idempotent; apt-get as root or via sudo): the system OpenBLAS and
 ## pkg-config, and Fashion-MNIST (Debian's dataset-fashion-mnist, for --dataset fashion-mnist)
@@ -45,6 +45,15 @@ SWEEP ?= experiments/study.toml
 SWEEP_FLAGS ?=
 sweep: build
 	$(BIN) sweep $(SWEEP) $(SWEEP_FLAGS)
+
+## layers-4e: why the ten-layer 4e does worse (docs/4e.md): experiments/layers-4e.toml with per-layer
+## diagnostics into results/layers-4e/ (14 runs, about 10 minutes on 2 busy cores; rerunning skips
+## finished runs), then docs/4e-layers.png and the quoted figures on stdout (scripts/plot_layers.py)
+layers-4e: build
+	$(BIN) sweep experiments/layers-4e.toml --out results/layers-4e
+	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
+	@$(VENV)/bin/pip install -q -r scripts/requirements-plot.txt
+	$(VENV)/bin/python scripts/plot_layers.py results/layers-4e --out docs/4e-layers.png --table -
 
 ## reproduce: the report's table (results/report/table.md) from the ten report runs
 reproduce: build
