@@ -36,7 +36,7 @@ pub struct ThroughputArgs {
 
 pub fn run(args: ThroughputArgs) -> Result<()> {
     let (core, threads) = args.common.setup_blas();
-    let mnist = load(&args.common.data_dir())?;
+    let mnist = load(&args.common.data_dir(mlp::config::DatasetName::Mnist)?)?;
     let shape = Shape { hidden: args.hidden.clone(), batch_size: args.batch_size, steps: args.steps };
     // Check the shape before the data is prepared: bad flags fail at once.
     args.workload.config(args.precision, args.kernels, args.first_layer, &shape)?;
