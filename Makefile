@@ -8,7 +8,7 @@ BIN := target/release/mlp
 FAST_CORE = core=$$($(BIN) info | awk '/best_core_for_cpu/ {print $$2}'); \
 	if [ -z "$$OPENBLAS_CORETYPE" ] && [ "$$core" != none ]; then export OPENBLAS_CORETYPE=$$core; fi
 
-.PHONY: setup build test sweep layers-4e reproduce reproduce-check reference-check numpy-check bench compare compare-study venv lint clean
+.PHONY: setup build test sweep layers-4e reproduce reproduce-check reference-check numpy-check bench compare compare-study bench-scaling venv lint clean
 
 ## setup: install what is missing (idempotent; apt-get as root or via sudo): the system OpenBLAS and
 ## pkg-config, and Fashion-MNIST (Debian's dataset-fashion-mnist, for --dataset fashion-mnist)
@@ -103,6 +103,15 @@ compare: build venv
 COMPARE_STUDY_FLAGS ?=
 compare-study: build venv
 	$(VENV)/bin/python scripts/compare_study.py $(COMPARE_STUDY_FLAGS)
+
+## bench-scaling: mlp (f32, f64; 1 and 2 threads; the default plan and the reference kernels)
+## against numpy f32 and PyTorch off the study's shape: hidden widths 32-1024, depth 1 and 2,
+## batch 32-512, interleaved; plus the whole-process wall time and peak RSS of W1 and of the study
+## sweep. Writes results/bench/scaling.md and scaling.png (about 25 minutes;
+## BENCH_SCALING_FLAGS=--quick for a subset in about 2)
+BENCH_SCALING_FLAGS ?=
+bench-scaling: build venv
+	$(VENV)/bin/python scripts/bench_scaling.py $(BENCH_SCALING_FLAGS)
 
 clean:
 	$(CARGO) clean

@@ -33,12 +33,38 @@ fn bad_flags_and_values_exit_2_with_a_clear_message() {
         (&["train", "--momentum", "1.5"], "momentum"),
         (&["train", "--no-such-flag"], "--no-such-flag"),
         (&["params", "--hidden", "0"], "hidden"),
+        (&["throughput", "--workload", "w1", "--hidden", "64,0"], "hidden"),
+        (&["throughput", "--workload", "w3", "--steps", "5"], "steps = 5"),
+        (&["throughput", "--workload", "w1", "--batch-size", "512", "--steps", "118"], "steps = 118"),
     ];
     for (args, needle) in cases {
         let o = mlp(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
     }
+}
+
+#[test]
+fn throughput_times_the_shape_it_is_given() {
+    let o = mlp(&[
+        "throughput",
+        "--workload",
+        "w1",
+        "--hidden",
+        "16,8",
+        "--batch-size",
+        "100",
+        "--steps",
+        "3",
+        "--reps",
+        "2",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    assert_eq!(report["hidden"], serde_json::json!([16, 8]));
+    assert_eq!((report["batch_size"].as_u64(), report["steps"].as_u64()), (Some(100), Some(3)));
+    assert_eq!(report["seconds"].as_array().map(Vec::len), Some(2));
 }
 
 #[test]

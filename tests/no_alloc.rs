@@ -43,7 +43,7 @@ fn steps_allocate<T: kernels::Element>(
     let cfg = TrainConfig { hidden: hidden.to_vec(), ..TrainConfig::default() };
     let sizes = cfg.layer_sizes(785);
     let precision = if T::NAME == "f32" { Precision::F32 } else { Precision::F64 };
-    let plan = Plan::resolve(kernels, first_layer, precision, &sizes, momentum > 0.0);
+    let plan = Plan::resolve(kernels, first_layer, precision, &sizes, 32, momentum > 0.0);
     let mut model = Mlp::<T>::init(&sizes, cfg.activation.into(), InitKind::Normal, plan, &mut XoshiroRng::new(1));
     let mut stepper = Stepper::new(&model, 32, 0.1, momentum);
     let batch: Vec<u32> = (0..32).map(|i| i * 7).collect();

@@ -221,7 +221,7 @@ fn sparse_and_dense_evaluation_agree_on_odd_sized_sets() {
         (model.evaluate(&splits.train).unwrap(), model.evaluate(&splits.val).unwrap())
     };
     let sizes = [785, 64, 10];
-    let grouped = Plan::resolve(Kernels::Reference, FirstLayer::Sparse, Precision::F64, &sizes, false);
+    let grouped = Plan::resolve(Kernels::Reference, FirstLayer::Sparse, Precision::F64, &sizes, 32, false);
     let (dense, sparse) = (on(Plan::REFERENCE), on(grouped));
     for (d, s) in [(dense.0, sparse.0), (dense.1, sparse.1)] {
         assert!((d.loss - s.loss).abs() < 1e-12, "{d:?} vs {s:?}");
