@@ -223,7 +223,8 @@ mod tests {
                         for ways in [2, 3, 4, 7] {
                             let mut split = c0.clone();
                             pool.install(|| gemm_par(ways, ta, tb, m, n, k, alpha, &a, &b, beta, &mut split));
-                            let same = whole.iter().zip(&split).all(|(x, y)| x.to_f64().to_bits() == y.to_f64().to_bits());
+                            let same =
+                                whole.iter().zip(&split).all(|(x, y)| x.to_f64().to_bits() == y.to_f64().to_bits());
                             assert!(same, "{} ({m}, {n}, {k}) {ta:?} {tb:?} in {ways} blocks", T::NAME);
                         }
                     }

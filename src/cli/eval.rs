@@ -22,7 +22,7 @@ pub struct EvalArgs {
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
-    args.common.setup_blas();
+    args.common.setup_pool()?;
     let dir = args.common.data_dir();
     let mnist = load(&dir)?;
     let report = evaluate_model(&args.model, &mnist, &dir, args.set)?;

@@ -2,6 +2,7 @@
 //!
 //! ```toml
 //! name = "study"                 # optional, default: the file name
+//! threads = 2                    # optional: threads per run (like `mlp sweep --threads`)
 //! [base]                         # any knob (`mlp::config::Overrides`), applied to every run
 //! rng = "numpy"
 //! [axes]                         # cartesian product over lists of values ...
@@ -44,6 +45,7 @@ pub struct RunSpec {
 #[serde(deny_unknown_fields)]
 struct SweepFile {
     name: Option<String>,
+    threads: Option<u64>,
     #[serde(default)]
     base: toml::Table,
     #[serde(default)]
@@ -56,6 +58,9 @@ struct SweepFile {
 #[derive(Debug, Clone)]
 pub struct Sweep {
     pub name: String,
+    /// Threads per run the file asks for: how the runs execute, not what they compute (no run's
+    /// config or id depends on it).
+    pub threads: Option<usize>,
     pub runs: Vec<RunSpec>,
 }
 
@@ -63,6 +68,9 @@ pub struct Sweep {
 fn overrides(table: &toml::Table) -> Result<Overrides, String> {
     let known = Overrides::keys();
     for (k, v) in table {
+        if k == "threads" {
+            return Err("`threads` is a top-level key (how the runs execute, not what they compute)".into());
+        }
         if !known.contains(k) {
             return Err(format!("unknown key `{k}` (known keys: {})", known.join(", ")));
         }
@@ -175,7 +183,12 @@ impl Sweep {
             .into_iter()
             .map(|(id, cfg)| Ok(RunSpec { config: cfg.validate().map_err(|e| format!("run `{id}`: {e}"))?, id }))
             .collect::<Result<_, String>>()?;
-        Ok(Self { name: file.name.unwrap_or_else(|| default_name.to_string()), runs })
+        let threads = match file.threads {
+            Some(0) => return Err("bad value threads = 0: a run needs at least one thread".into()),
+            Some(t) => Some(usize::try_from(t).map_err(|_| format!("bad value threads = {t}"))?),
+            None => None,
+        };
+        Ok(Self { name: file.name.unwrap_or_else(|| default_name.to_string()), threads, runs })
     }
 
     /// Repeats every run over seeds 1..=n, with ids suffixed `-s<seed>`; refused above `max_runs`
