@@ -230,6 +230,7 @@ fn summary(acc: f64, val: Option<f64>) -> Summary {
         restored_best: false,
         final_test_loss: None,
         final_test_acc: None,
+        threads: 1,
     }
 }
 

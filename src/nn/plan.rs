@@ -152,9 +152,14 @@ impl Threads {
     /// One thread: nothing is split.
     pub const ONE: Threads = Threads(1);
 
+    /// `n` threads (at least one).
+    pub fn new(n: usize) -> Threads {
+        Threads(n.max(1))
+    }
+
     /// The threads of the rayon pool the caller runs in.
     pub fn current() -> Threads {
-        Threads(rayon::current_num_threads().max(1))
+        Threads::new(rayon::current_num_threads())
     }
 
     /// Blocks of a GEMM of `m x n x k` multiply-adds.
