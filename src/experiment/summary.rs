@@ -73,6 +73,7 @@ pub const COLUMNS: &[&str] = &[
     "fingerprint",
     "source",
     "data",
+    "threads",
 ];
 
 /// A value as one CSV cell: lists joined with `x` (hidden 60x60), strings bare, null empty.
