@@ -10,13 +10,18 @@ FAST_CORE = core=$$($(BIN) info | awk '/best_core_for_cpu/ {print $$2}'); \
 
 .PHONY: setup build test sweep reproduce reproduce-check reference-check numpy-check bench compare compare-study venv lint clean
 
-## setup: install the system OpenBLAS and pkg-config if missing (idempotent; apt-get as root or via sudo)
+## setup: install what is missing (idempotent; apt-get as root or via sudo): the system OpenBLAS and
+## pkg-config, and Fashion-MNIST (Debian's dataset-fashion-mnist, for --dataset fashion-mnist)
+SETUP_PACKAGES = $$(pkg-config --exists openblas 2>/dev/null || echo libopenblas-dev pkg-config) \
+	$$([ -d /usr/share/datasets/fashion-mnist ] || echo dataset-fashion-mnist)
 setup:
-	@if pkg-config --exists openblas 2>/dev/null; then \
-		echo "setup: OpenBLAS present"; \
+	@missing="$(SETUP_PACKAGES)"; missing=$$(echo $$missing); \
+	if [ -z "$$missing" ]; then \
+		echo "setup: OpenBLAS and Fashion-MNIST present"; \
 	else \
+		echo "setup: installing $$missing"; \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libopenblas-dev pkg-config; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 	@command -v $(CARGO) >/dev/null || { echo "setup: cargo not found; install Rust from rustup.rs"; exit 1; }
 

@@ -27,6 +27,11 @@ pub enum DataError {
     TooFew { path: PathBuf, what: &'static str, requested: usize, available: usize },
     #[error("no {name} (or {name}.gz) in {dir}")]
     Missing { dir: PathBuf, name: &'static str },
+    #[error(
+        "the {dataset} data set is not installed (no {dir}): install it with `sudo apt-get install {package}` \
+         (or `make setup`), or give --data-dir with a directory of its IDX files"
+    )]
+    NotInstalled { dataset: &'static str, dir: PathBuf, package: &'static str },
     #[error("{path}: {reason}")]
     BadImage { path: PathBuf, reason: String },
 }

@@ -5,12 +5,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Args;
 
+use mlp::config::DatasetName;
 use mlp::data::Mnist;
+use mlp::error::DataError;
 
 /// Flags every command that trains or evaluates takes.
 #[derive(Args)]
 pub struct CommonArgs {
-    /// Directory with the four MNIST-format IDX files (raw or gzipped).
+    /// Directory with the four MNIST-format IDX files (raw or gzipped), instead of the named
+    /// data set's (`--dataset`).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Threads per run (default: every core for one run; a sweep gives each of its runs its share).
@@ -23,17 +26,11 @@ pub struct CommonArgs {
 }
 
 impl CommonArgs {
-    /// The data directory: the flag, else `data/mnist` under the working directory, else the copy
-    /// shipped with the source tree.
-    pub fn data_dir(&self) -> PathBuf {
-        if let Some(dir) = &self.data_dir {
-            return dir.clone();
-        }
-        let local = PathBuf::from("data/mnist");
-        if local.is_dir() {
-            local
-        } else {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")
+    /// The data directory: the flag, else the directory of the named data set.
+    pub fn data_dir(&self, dataset: DatasetName) -> Result<PathBuf, DataError> {
+        match &self.data_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => mlp::data::dataset_dir(dataset),
         }
     }
 

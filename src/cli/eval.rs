@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::common::{load, CommonArgs};
 use mlp::experiment::inference::{evaluate_model, EvalSet};
+use mlp::nn::model_file;
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -23,7 +24,7 @@ pub struct EvalArgs {
 
 pub fn run(args: EvalArgs) -> Result<()> {
     args.common.setup_pool()?;
-    let dir = args.common.data_dir();
+    let dir = args.common.data_dir(model_file::load(&args.model)?.1.config.dataset)?;
     let mnist = load(&dir)?;
     let report = evaluate_model(&args.model, &mnist, &dir, args.set)?;
     let mut json = serde_json::to_value(&report)?;

@@ -43,7 +43,7 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
     let (finished, _) = scan(std::slice::from_ref(&args.out), args.common.quiet)?;
     let rows = reproduce::table_rows(&finished);
     reproduce::write_table(&rows, &args.out, wall)?;
-    write_summaries(&finished, &args.out)?;
+    write_summaries(&finished, &[], &args.out)?;
     print!("{}", std::fs::read_to_string(args.out.join("table.md"))?);
     check_failures(&runs, &statuses)
 }

@@ -7,13 +7,18 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use clap::Args;
 
-use super::common::{cores, load, note_missing_validation, CheckpointArgs, CommonArgs};
+use super::common::{cores, note_missing_validation, CheckpointArgs, CommonArgs};
+use mlp::data::Mnist;
 use mlp::error::ConfigError;
+use mlp::experiment::data_sets::DataSets;
 use mlp::experiment::executor::{execute, RunStatus, StalePolicy};
 use mlp::experiment::fingerprint::Fingerprint;
 use mlp::experiment::progress::RunsProgress;
 use mlp::experiment::run::RunOptions;
-use mlp::experiment::summary::{collect_runs, summary_markdown, write_summaries, CollectedRun};
+use mlp::experiment::summary::{
+    collect_runs, comparisons_markdown, read_comparisons, summary_markdown, write_comparisons, write_summaries,
+    CollectedRun,
+};
 use mlp::experiment::sweep_file::{RunSpec, Sweep, DEFAULT_MAX_RUNS};
 
 #[derive(Args)]
@@ -111,13 +116,12 @@ pub struct Execution<'a> {
 pub fn run_all(runs: &[RunSpec], out: &Path, how: &Execution) -> Result<Vec<RunStatus>> {
     let blas_core = how.common.setup_blas();
     how.common.log_threads(&blas_core, how.threads);
-    let dir = how.common.data_dir();
-    let mnist = load(&dir)?;
+    let data = DataSets::load(runs.iter().map(|r| r.config.dataset), |name| how.common.data_dir(name), Mnist::load)?;
     if let Some(r) = runs.iter().find(|r| r.config.val_size == 0) {
         note_missing_validation(&r.config, how.common.quiet);
     }
     let opts = RunOptions {
-        data_dir: dir,
+        data_dir: PathBuf::new(),
         force: how.force,
         resume: true,
         checkpoint_every: how.checkpoint_every,
@@ -126,7 +130,7 @@ pub fn run_all(runs: &[RunSpec], out: &Path, how: &Execution) -> Result<Vec<RunS
         threads: how.threads,
     };
     let progress = RunsProgress::new(runs.len(), how.common.quiet);
-    let statuses = execute(runs, &mnist, out, how.jobs, &opts, how.stale, &|r, s| progress.done(r, s))?;
+    let statuses = execute(runs, &data, out, how.jobs, &opts, how.stale, &|r, s| progress.done(r, s))?;
     progress.finish();
     Ok(statuses)
 }
@@ -152,10 +156,10 @@ pub fn run(args: SweepArgs) -> Result<()> {
         reason: e.message,
     };
     let mut sweep = Sweep::load(&args.file, args.max_runs).map_err(sweep_error)?;
-    if let Some(n) = args.seeds {
+    if let Some(n) = args.seeds.map(|n| n as usize).or(sweep.seeds) {
         let file = args.file.clone();
         sweep = sweep
-            .with_seeds(n as usize, args.max_runs)
+            .with_seeds(n, args.max_runs)
             .map_err(|message| sweep_error(mlp::experiment::sweep_file::SweepError { file, message }))?;
     }
     if let Some((i, n)) = args.shard {
@@ -177,8 +181,12 @@ pub fn run(args: SweepArgs) -> Result<()> {
     };
     let statuses = run_all(&sweep.runs, &out, &how)?;
     let (runs, broken) = scan(std::slice::from_ref(&out), args.common.quiet)?;
-    write_summaries(&runs, &out)?;
+    write_comparisons(&sweep.comparisons, &out)?;
+    write_summaries(&runs, &sweep.comparisons, &out)?;
     println!("{}", summary_markdown(&runs));
+    if !sweep.comparisons.is_empty() {
+        println!("{}", comparisons_markdown(&sweep.comparisons, &runs));
+    }
     println!("summaries: {} and {}", out.join("summary.csv").display(), out.join("summary.md").display());
     check_failures(&sweep.runs, &statuses)?;
     let busy = statuses.iter().filter(|s| matches!(s, RunStatus::Busy(_))).count();
@@ -228,7 +236,7 @@ pub fn report(args: ReportArgs) -> Result<()> {
         refuse_mixed(&runs)?;
     }
     let out = args.out.unwrap_or_else(|| args.dirs[0].clone());
-    write_summaries(&runs, &out)?;
+    write_summaries(&runs, &read_comparisons(&args.dirs)?, &out)?;
     println!("{} runs -> {}", runs.len(), out.join("summary.md").display());
     Ok(())
 }

@@ -27,7 +27,7 @@ pub struct ThroughputArgs {
 
 pub fn run(args: ThroughputArgs) -> Result<()> {
     let (core, threads) = (args.common.setup_blas(), args.common.threads());
-    let mnist = load(&args.common.data_dir())?;
+    let mnist = load(&args.common.data_dir(mlp::config::DatasetName::Mnist)?)?;
     // The workload runs as a run of `threads` threads does: on a pool of its own.
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     let seconds = pool.install(|| match args.precision {

@@ -50,7 +50,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
     args.knobs.apply(&mut cfg);
     let cfg = cfg.validate()?;
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results/runs").join(run_name(&cfg)));
-    train_into(&args, &cfg, &out, args.common.data_dir(), None)
+    let data_dir = args.common.data_dir(cfg.dataset)?;
+    train_into(&args, &cfg, &out, data_dir, None)
 }
 
 fn resume(args: &TrainArgs, dir: &Path) -> Result<()> {
@@ -75,7 +76,7 @@ fn resume(args: &TrainArgs, dir: &Path) -> Result<()> {
     let cfg = record.config.validate()?;
     let data_dir = match (&args.common.data_dir, record.data_dir) {
         (None, Some(recorded)) => recorded,
-        _ => args.common.data_dir(),
+        _ => args.common.data_dir(cfg.dataset)?,
     };
     train_into(args, &cfg, dir, data_dir, Some(&lock))
 }

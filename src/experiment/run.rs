@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::fingerprint::{describe, Fingerprint, Staleness};
 use super::progress::WithProgress;
 use super::run_dir::{write_json_atomic, RunLock, RunWriter, CHECKPOINT_FILE, CONFIG_FILE, FAILED_FILE};
-use crate::config::{Precision, RunConfig, TrainConfig};
+use crate::config::{DatasetName, Precision, RunConfig, TrainConfig};
 use crate::data::{self, Mnist, Normalization};
 use crate::error::TrainError;
 use crate::nn::model_file::{self, ModelMeta};
@@ -208,9 +208,13 @@ fn run_typed<T: Element>(
         (None, Vec::new())
     };
     let resumed_at = resume.as_ref().map(|c| c.meta.steps);
+    // Diagnostics rows come with checks, one per layer.
+    let layer_rows = cfg.diagnostics.then_some(cfg.hidden.len() + 1);
     let mut writer = match &resume {
-        Some(c) => RunWriter::resume(out, c.meta.steps, c.meta.checks, opts.checkpoint_every)?,
-        None => RunWriter::create(out, &record, opts.force || opts.resume, opts.checkpoint_every)?,
+        Some(c) => RunWriter::resume(out, c.meta.steps, c.meta.checks, opts.checkpoint_every, layer_rows)?,
+        None => {
+            RunWriter::create(out, &record, opts.force || opts.resume, opts.checkpoint_every, layer_rows.is_some())?
+        }
     };
     let total_steps = cfg.epochs.saturating_mul(cfg.steps_per_epoch());
     let result = {
@@ -250,8 +254,12 @@ fn run_typed<T: Element>(
 /// A stable directory name for a configuration, e.g. `h64-sigmoid-uniform-lr0.1-m0-b32-f64-s1`.
 pub fn run_name(cfg: &TrainConfig) -> String {
     let hidden: Vec<String> = cfg.hidden.iter().map(|h| h.to_string()).collect();
+    let dataset = match cfg.dataset {
+        DatasetName::Mnist => String::new(),
+        other => format!("{}-", flag_name(&other)),
+    };
     format!(
-        "h{}-{}-{}-lr{}-m{}-b{}-{}-s{}",
+        "{dataset}h{}-{}-{}-lr{}-m{}-b{}-{}-s{}",
         hidden.join("x"),
         flag_name(&cfg.activation),
         flag_name(&cfg.init),

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::diagnostics::LayerRow;
 use crate::error::TrainError;
 
 /// The header of `steps.csv`: [`StepRow`]'s fields.
@@ -68,6 +69,10 @@ pub struct Summary {
 pub trait RunSink {
     fn step(&mut self, row: &StepRow) -> Result<(), TrainError>;
     fn check(&mut self, row: &CheckRow) -> Result<(), TrainError>;
+    /// The diagnostics rows of the check just reported (runs with `diagnostics` only).
+    fn layers(&mut self, _rows: &[LayerRow]) -> Result<(), TrainError> {
+        Ok(())
+    }
     /// Offered after every validation check: `bytes` makes the checkpoint file. Sinks that keep no
     /// checkpoints ignore it.
     fn checkpoint(&mut self, _bytes: &dyn Fn() -> Vec<u8>) -> Result<(), TrainError> {
