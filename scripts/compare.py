@@ -14,6 +14,7 @@ pixels, a ones column appended (785 inputs); weights uniform(-1, 1); hidden laye
 
 Variants:
   ours-f32, ours-f64   target/release/mlp throughput --workload W --precision P --reps 1 --quiet
+                       --threads 1
                        (one process per repetition; it does its own untimed warm-up and times the
                        workload alone, data loading excluded)
   numpy-f64, numpy-f32 our own idiomatic numpy version of the study's procedure (below), OpenBLAS
@@ -218,6 +219,9 @@ def run_ours(variant, workload, tries=3):
     parts = variant.split("-")
     cmd = [str(ours_bin), "throughput", "--workload", workload, "--precision", parts[1],
            "--reps", "1", "--quiet"]
+    if "--threads" in subprocess.run([str(ours_bin), "throughput", "--help"], capture_output=True,
+                                     text=True).stdout:
+        cmd += ["--threads", "1"]  # one thread, as the numpy variants (and older binaries)
     if len(parts) > 2:
         cmd += ["--kernels", "reference"]
     for attempt in range(tries):

@@ -87,4 +87,6 @@ pub enum TrainError {
     Resume { path: PathBuf, reason: String },
     #[error("a network of {parameters} parameters needs about {needed_mib} MiB to train, and {available_mib} MiB are available; use fewer or smaller hidden layers")]
     TooLarge { parameters: String, needed_mib: u64, available_mib: u64 },
+    #[error("cannot start the run's threads: {0}")]
+    Threads(String),
 }

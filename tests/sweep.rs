@@ -26,7 +26,7 @@ fn opts() -> RunOptions {
         checkpoint_every: 1,
         quiet: true,
         blas_core: "test".into(),
-        blas_threads: 1,
+        threads: 1,
     }
 }
 
@@ -238,6 +238,7 @@ fn summary(acc: f64, val: Option<f64>) -> Summary {
         restored_best: false,
         final_test_loss: None,
         final_test_acc: None,
+        threads: 1,
     }
 }
 

@@ -40,7 +40,7 @@ fn opts() -> RunOptions {
         checkpoint_every: 1,
         quiet: true,
         blas_core: "test".into(),
-        blas_threads: 1,
+        threads: 1,
     }
 }
 

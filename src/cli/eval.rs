@@ -23,7 +23,7 @@ pub struct EvalArgs {
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
-    args.common.setup_blas();
+    args.common.setup_pool()?;
     let dir = args.common.data_dir(model_file::load(&args.model)?.1.config.dataset)?;
     let mnist = load(&dir)?;
     let report = evaluate_model(&args.model, &mnist, &dir, args.set)?;

@@ -91,7 +91,8 @@ fn train_into(
 ) -> Result<()> {
     let resume = resume_lock.is_some();
     note_missing_validation(cfg, args.common.quiet);
-    let (blas_core, blas_threads) = args.common.setup_blas();
+    let (blas_core, threads) = (args.common.setup_blas(), args.common.threads());
+    args.common.log_threads(&blas_core, threads);
     let mnist = load(&data_dir)?;
     let opts = RunOptions {
         data_dir,
@@ -100,7 +101,7 @@ fn train_into(
         checkpoint_every: args.checkpoints.checkpoint_every,
         quiet: args.common.quiet,
         blas_core,
-        blas_threads,
+        threads,
     };
     let result = match resume_lock {
         Some(lock) => run_in_locked_dir(cfg, &mnist, out, &opts, lock)?,

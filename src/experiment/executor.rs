@@ -4,8 +4,8 @@
 //! checkpoint.
 
 use std::path::Path;
-
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use super::data_sets::DataSets;
 use super::fingerprint::{Fingerprint, Staleness};
@@ -76,9 +76,11 @@ pub fn check_conflicts(runs: &[RunSpec], out: &Path) -> Result<(), TrainError> {
     Ok(())
 }
 
-/// Runs `runs` into `out/<id>/` on a pool of `jobs` workers, one OpenBLAS thread each. Finished
-/// current runs are skipped unless `force`; stale ones follow `stale`; unfinished ones resume.
-/// `on_done` sees each run as it finishes.
+/// Runs `runs` into `out/<id>/` on `jobs` workers, each run on a pool of `opts.threads` threads
+/// of its own. Finished current runs are skipped unless `force`; stale ones follow `stale`;
+/// unfinished ones resume. `on_done` sees each run as it finishes. The workers are plain threads,
+/// not a rayon pool: a rayon worker waiting for a run's pool would steal and start another run
+/// meanwhile, and more threads than `jobs x threads` would compute at once.
 pub fn execute(
     runs: &[RunSpec],
     data: &DataSets,
@@ -92,18 +94,20 @@ pub fn execute(
         check_conflicts(runs, out)?;
     }
     kernels::blas::set_threads(1);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).build().expect("thread pool");
-    let statuses = pool.install(|| {
-        runs.par_iter()
-            .with_max_len(1)
-            .map(|r| {
+    let next = AtomicUsize::new(0);
+    let done: Vec<Mutex<Option<RunStatus>>> = runs.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, runs.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(r) = runs.get(i) else { break };
                 let status = run_one(r, data, &out.join(&r.id), opts, stale);
                 on_done(r, &status);
-                status
-            })
-            .collect()
+                *done[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
+            });
+        }
     });
-    Ok(statuses)
+    Ok(done.into_iter().map(|s| s.into_inner().unwrap_or_else(|e| e.into_inner()).expect("every run ran")).collect())
 }
 
 fn run_one(r: &RunSpec, data: &DataSets, dir: &Path, opts: &RunOptions, stale: StalePolicy) -> RunStatus {

@@ -31,7 +31,10 @@ pub struct RunOptions {
     pub checkpoint_every: usize,
     pub quiet: bool,
     pub blas_core: String,
-    pub blas_threads: usize,
+    /// Threads the run trains on: the rayon pool it runs in, which the plan splits large
+    /// operations over (OpenBLAS itself always runs one thread). Not part of the fingerprint:
+    /// results do not depend on it.
+    pub threads: usize,
 }
 
 /// `config.json`: the resolved configuration plus the facts a reader needs to interpret the logs.
@@ -51,7 +54,8 @@ pub struct RunRecord<'a> {
     pub steps_per_epoch: usize,
     pub steps_per_check: usize,
     pub blas_core: &'a str,
-    pub blas_threads: usize,
+    /// Threads the run trained on (information, outside the fingerprint).
+    pub threads: usize,
 }
 
 /// What `config.json` tells about a run written earlier.
@@ -104,8 +108,8 @@ pub fn run_to_dir(cfg: &RunConfig, mnist: &Mnist, out: &Path, opts: &RunOptions)
     run_in_locked_dir(cfg, mnist, out, opts, &lock)
 }
 
-/// [`run_to_dir`] in a directory this process has locked. The one place a run's precision picks
-/// the element type.
+/// [`run_to_dir`] in a directory this process has locked, on a pool of `opts.threads` threads of
+/// its own (the caller's thread waits). The one place a run's precision picks the element type.
 pub fn run_in_locked_dir(
     cfg: &RunConfig,
     mnist: &Mnist,
@@ -113,10 +117,14 @@ pub fn run_in_locked_dir(
     opts: &RunOptions,
     _lock: &RunLock,
 ) -> Result<RunResult, TrainError> {
-    match cfg.precision {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.max(1))
+        .build()
+        .map_err(|e| TrainError::Threads(e.to_string()))?;
+    pool.install(|| match cfg.precision {
         Precision::F32 => run_typed::<f32>(cfg, mnist, out, opts),
         Precision::F64 => run_typed::<f64>(cfg, mnist, out, opts),
-    }
+    })
 }
 
 /// Refuses a network that cannot fit in memory, before anything is allocated for it.
@@ -185,7 +193,7 @@ fn run_typed<T: Element>(
         steps_per_epoch: cfg.steps_per_epoch(),
         steps_per_check: cfg.steps_per_check(),
         blas_core: &opts.blas_core,
-        blas_threads: opts.blas_threads,
+        threads: opts.threads,
     };
     let (resume, restarted) = if opts.resume {
         match checkpoint_of::<T>(out, &fingerprint, cfg, inputs, splits.train.len())? {

@@ -76,6 +76,7 @@ pub const COLUMNS: &[&str] = &[
     "data",
     "dataset",
     "diagnostics",
+    "threads",
 ];
 
 /// A value as one CSV cell: lists joined with `x` (hidden 60x60), strings bare, null empty.

@@ -2,6 +2,7 @@
 //!
 //! ```toml
 //! name = "study"                 # optional, default: the file name
+//! threads = 2                    # optional: threads per run (like `mlp sweep --threads`)
 //! [base]                         # any knob (`mlp::config::Overrides`), applied to every run
 //! rng = "numpy"
 //! [axes]                         # cartesian product over lists of values ...
@@ -50,6 +51,7 @@ pub struct RunSpec {
 #[serde(deny_unknown_fields)]
 struct SweepFile {
     name: Option<String>,
+    threads: Option<u64>,
     #[serde(default)]
     base: toml::Table,
     #[serde(default)]
@@ -65,6 +67,9 @@ struct SweepFile {
 #[derive(Debug, Clone)]
 pub struct Sweep {
     pub name: String,
+    /// Threads per run the file asks for: how the runs execute, not what they compute (no run's
+    /// config or id depends on it).
+    pub threads: Option<usize>,
     pub runs: Vec<RunSpec>,
     /// Seeds 1..=n for every run, when the file asks for them (`--seeds` replaces it).
     pub seeds: Option<usize>,
@@ -75,6 +80,9 @@ pub struct Sweep {
 fn overrides(table: &toml::Table) -> Result<Overrides, String> {
     let known = Overrides::keys();
     for (k, v) in table {
+        if k == "threads" {
+            return Err("`threads` is a top-level key (how the runs execute, not what they compute)".into());
+        }
         if !known.contains(k) {
             return Err(format!("unknown key `{k}` (known keys: {})", known.join(", ")));
         }
@@ -198,7 +206,12 @@ impl Sweep {
             return Err("seeds = 0: give at least 1".into());
         }
         let name = file.name.unwrap_or_else(|| default_name.to_string());
-        Ok(Self { name, runs, seeds: file.seeds, comparisons: file.compare })
+        let threads = match file.threads {
+            Some(0) => return Err("bad value threads = 0: a run needs at least one thread".into()),
+            Some(t) => Some(usize::try_from(t).map_err(|_| format!("bad value threads = {t}"))?),
+            None => None,
+        };
+        Ok(Self { name, threads, runs, seeds: file.seeds, comparisons: file.compare })
     }
 
     /// Repeats every run over seeds 1..=n, with ids suffixed `-s<seed>`; refused above `max_runs`

@@ -150,6 +150,56 @@ impl Plan {
     }
 }
 
+/// Where a step's threads pay, operation by operation: how many blocks each is split into over
+/// the rayon pool the step runs in (a run's `--threads`). Kept apart from [`Plan`]: no kernel's
+/// result depends on the number of blocks (the kernels split outputs, never a sum), so the
+/// thread count stays out of the fingerprint. Small operations stay on the calling thread, where
+/// waking a second one costs more than it saves (the study's W1 shape splits nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Threads(usize);
+
+/// Smallest GEMM (multiply-adds) split in two; `gemm_par` itself keeps every block above the size
+/// where OpenBLAS would switch kernels.
+const GEMM_SPLIT_FROM: usize = 2 * kernels::blas::PAR_MIN_MACS;
+/// Fewest values per block of an elementwise pass (activations, optimiser updates).
+const ELEMENTWISE_BLOCK: usize = 1 << 15;
+/// Fewest outputs per block of the sparse first layer (each a sum over an image's non-zeros).
+const SPARSE_BLOCK: usize = 1 << 13;
+
+impl Threads {
+    /// One thread: nothing is split.
+    pub const ONE: Threads = Threads(1);
+
+    /// `n` threads (at least one).
+    pub fn new(n: usize) -> Threads {
+        Threads(n.max(1))
+    }
+
+    /// The threads of the rayon pool the caller runs in.
+    pub fn current() -> Threads {
+        Threads::new(rayon::current_num_threads())
+    }
+
+    /// Blocks of a GEMM of `m x n x k` multiply-adds.
+    pub fn gemm(self, m: usize, n: usize, k: usize) -> usize {
+        if m.saturating_mul(n).saturating_mul(k) >= GEMM_SPLIT_FROM {
+            self.0
+        } else {
+            1
+        }
+    }
+
+    /// Blocks of an elementwise pass over `values` values.
+    pub fn elementwise(self, values: usize) -> usize {
+        (values / ELEMENTWISE_BLOCK).clamp(1, self.0)
+    }
+
+    /// Blocks of the sparse first layer's `outputs` outputs.
+    pub fn sparse(self, outputs: usize) -> usize {
+        (outputs / SPARSE_BLOCK).clamp(1, self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +251,18 @@ mod tests {
         assert_eq!(gradient(&[785, 1024, 10]), InputGradient::TransposedCopy);
         assert_eq!(gradient(&[785, 256, 256, 10]), InputGradient::TransposedCopy);
         assert_eq!(gradient(&[785, 1024, 1024, 10]), InputGradient::TransposeFlag);
+    }
+
+    #[test]
+    fn the_study_shape_splits_nothing_and_wide_layers_split() {
+        let two = Threads(2);
+        // W1: [785, 64, 10] at batch 32.
+        assert_eq!((two.gemm(32, 64, 785), two.gemm(785, 64, 32), two.gemm(32, 10, 64)), (1, 1, 1));
+        assert_eq!((two.elementwise(32 * 64), two.elementwise(785 * 64), two.sparse(32 * 64)), (1, 1, 1));
+        // [785, 1024, 10] at batch 512.
+        assert_eq!((two.gemm(512, 1024, 785), two.gemm(785, 1024, 512)), (2, 2));
+        assert_eq!((two.elementwise(512 * 1024), two.sparse(512 * 1024)), (2, 2));
+        assert_eq!(Threads::ONE.gemm(512, 1024, 785), 1);
     }
 
     #[test]

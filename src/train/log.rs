@@ -59,6 +59,10 @@ pub struct Summary {
     pub final_test_loss: Option<f64>,
     #[serde(default)]
     pub final_test_acc: Option<f64>,
+    /// Threads the run trained on (information: no result depends on it); 0 in runs written
+    /// before it was recorded.
+    #[serde(default)]
+    pub threads: usize,
 }
 
 /// Receives the rows of a run as training produces them.

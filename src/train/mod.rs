@@ -174,6 +174,7 @@ pub fn train<T: Element>(
         restored_best,
         final_test_loss: test.map(|m| m.loss),
         final_test_acc: test.map(|m| m.accuracy),
+        threads: rayon::current_num_threads(),
     };
     Ok(Outcome { summary, model, best })
 }
