@@ -8,15 +8,20 @@ BIN := target/release/mlp
 FAST_CORE = core=$$($(BIN) info | awk '/best_core_for_cpu/ {print $$2}'); \
 	if [ -z "$$OPENBLAS_CORETYPE" ] && [ "$$core" != none ]; then export OPENBLAS_CORETYPE=$$core; fi
 
-.PHONY: setup build test sweep reproduce reproduce-check reference-check numpy-check bench compare compare-study venv lint clean
+.PHONY: setup build test sweep layers-4e reproduce reproduce-check reference-check numpy-check bench compare compare-study bench-scaling venv lint clean
 
-## setup: install the system OpenBLAS and pkg-config if missing (idempotent; apt-get as root or via sudo)
+## setup: install what is missing (idempotent; apt-get as root or via sudo): the system OpenBLAS and
+## pkg-config, and Fashion-MNIST (Debian's dataset-fashion-mnist, for --dataset fashion-mnist)
+SETUP_PACKAGES = $$(pkg-config --exists openblas 2>/dev/null || echo libopenblas-dev pkg-config) \
+	$$([ -d /usr/share/datasets/fashion-mnist ] || echo dataset-fashion-mnist)
 setup:
-	@if pkg-config --exists openblas 2>/dev/null; then \
-		echo "setup: OpenBLAS present"; \
+	@missing="$(SETUP_PACKAGES)"; missing=$$(echo $$missing); \
+	if [ -z "$$missing" ]; then \
+		echo "setup: OpenBLAS and Fashion-MNIST present"; \
 	else \
+		echo "setup: installing $$missing"; \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libopenblas-dev pkg-config; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 	@command -v $(CARGO) >/dev/null || { echo "setup: cargo not found; install Rust from rustup.rs"; exit 1; }
 
@@ -40,6 +45,15 @@ SWEEP ?= experiments/study.toml
 SWEEP_FLAGS ?=
 sweep: build
 	$(BIN) sweep $(SWEEP) $(SWEEP_FLAGS)
+
+## layers-4e: why the ten-layer 4e does worse (docs/4e.md): experiments/layers-4e.toml with per-layer
+## diagnostics into results/layers-4e/ (14 runs, about 10 minutes on 2 busy cores; rerunning skips
+## finished runs), then docs/4e-layers.png and the quoted figures on stdout (scripts/plot_layers.py)
+layers-4e: build
+	$(BIN) sweep experiments/layers-4e.toml --out results/layers-4e
+	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
+	@$(VENV)/bin/pip install -q -r scripts/requirements-plot.txt
+	$(VENV)/bin/python scripts/plot_layers.py results/layers-4e --out docs/4e-layers.png --table -
 
 ## reproduce: the report's table (results/report/table.md) from the ten report runs
 reproduce: build
@@ -89,6 +103,15 @@ compare: build venv
 COMPARE_STUDY_FLAGS ?=
 compare-study: build venv
 	$(VENV)/bin/python scripts/compare_study.py $(COMPARE_STUDY_FLAGS)
+
+## bench-scaling: mlp (f32, f64; 1 and 2 threads; the default plan and the reference kernels)
+## against numpy f32 and PyTorch off the study's shape: hidden widths 32-1024, depth 1 and 2,
+## batch 32-512, interleaved; plus the whole-process wall time and peak RSS of W1 and of the study
+## sweep. Writes results/bench/scaling.md and scaling.png (about 25 minutes;
+## BENCH_SCALING_FLAGS=--quick for a subset in about 2)
+BENCH_SCALING_FLAGS ?=
+bench-scaling: build venv
+	$(VENV)/bin/python scripts/bench_scaling.py $(BENCH_SCALING_FLAGS)
 
 clean:
 	$(CARGO) clean

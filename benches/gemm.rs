@@ -92,7 +92,7 @@ fn sparse_kernels(c: &mut Criterion) {
         bch.iter(|| sparse_linear_backward_weights(&mut dw, &scratch, &dout, cc, oc, 0.42))
     });
     let mut wmut = w.clone();
-    g.bench_function("sgd_update_785x64", |bch| bch.iter(|| kernels::optim::sgd_update(&mut wmut, &dw, 0.01)));
+    g.bench_function("sgd_update_785x64", |bch| bch.iter(|| kernels::optim::sgd_update(1, &mut wmut, &dw, 0.01)));
     let mut colsum = vec![0f32; 3 * oc];
     g.bench_function("fused_sgd_32", |bch| {
         bch.iter(|| sparse_linear_sgd(&mut wmut, &scratch, &dout, cc, oc, 0.42, 1e-6, &mut offset, &mut colsum))
@@ -102,6 +102,7 @@ fn sparse_kernels(c: &mut Criterion) {
     g.bench_function("sigmoid_32x64", |bch| {
         bch.iter(|| {
             kernels::layers::activation_forward(
+                1,
                 kernels::layers::Activation::Sigmoid,
                 kernels::layers::Math::Libm,
                 &mut a,
@@ -112,6 +113,7 @@ fn sparse_kernels(c: &mut Criterion) {
     g.bench_function("sigmoid_fast_32x64", |bch| {
         bch.iter(|| {
             kernels::layers::activation_forward(
+                1,
                 kernels::layers::Activation::Sigmoid,
                 kernels::layers::Math::Fast,
                 &mut a,

@@ -14,7 +14,7 @@ use mlp::config::{FirstLayer, Kernels, Precision, TrainConfig};
 use mlp::data::{Mnist, Splits};
 use mlp::experiment::run::flag_name;
 use mlp::rng::XoshiroRng;
-use mlp::tools::workloads::{self, Workload};
+use mlp::tools::workloads::{self, Shape, Workload};
 use mlp::train::init_model;
 use mlp::train::stepper::Stepper;
 
@@ -68,7 +68,8 @@ fn workloads_for<T: kernels::Element>(c: &mut Criterion, splits: &Splits<T>, pre
                 bch.iter_custom(|iters| {
                     let total: f64 = (0..iters)
                         .map(|_| {
-                            workloads::run_once(w, splits, precision, kernels, first_layer).expect("workload runs")
+                            workloads::run_once(w, splits, precision, kernels, first_layer, &Shape::default())
+                                .expect("workload runs")
                         })
                         .sum();
                     std::time::Duration::from_secs_f64(total)

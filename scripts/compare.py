@@ -14,6 +14,7 @@ pixels, a ones column appended (785 inputs); weights uniform(-1, 1); hidden laye
 
 Variants:
   ours-f32, ours-f64   target/release/mlp throughput --workload W --precision P --reps 1 --quiet
+                       --threads 1
                        (one process per repetition; it does its own untimed warm-up and times the
                        workload alone, data loading excluded)
   numpy-f64, numpy-f32 our own idiomatic numpy version of the study's procedure (below), OpenBLAS
@@ -35,17 +36,12 @@ Usage:
 
 import argparse
 import datetime
-import gzip
-import hashlib
 import json
 import os
 import platform
-import shlex
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -53,9 +49,10 @@ from pathlib import Path
 # by the parent before the worker starts, so before numpy loads its OpenBLAS.
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = ROOT / "data" / "mnist"
-BIN = ROOT / "target" / "release" / "mlp"
+from bench_common import (BIN, CORETYPE_VARS, ROOT, BinarySnapshot, NumpyMLP, Worker, command_line,
+                          cpu_flags, cpu_model, git_head, limit_blas_threads, load_mnist, serve,
+                          summarise, torch_model, worker_info)
+
 WORKLOADS = ["w1", "w2", "w3", "w4"]
 VARIANTS = ["ours-f32", "ours-f64", "ours-f32-dense", "numpy-f64", "numpy-f32", "torch-1t",
             "torch-2t"]
@@ -71,9 +68,6 @@ TARGETS = [
     ("w2", "numpy-f32", 5.0),
     ("w3", "torch-2t", 4.0),
 ]
-# Set on some machines for old OpenBLAS builds; they slow a current numpy, so the numpy workers
-# run without them (unless --keep-coretype) and report the core they really use.
-CORETYPE_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 def hidden_sizes(workload):
@@ -81,75 +75,7 @@ def hidden_sizes(workload):
 
 
 # ----------------------------------------------------------------------------------------------
-# Data (shared by the numpy and torch workers)
-
-
-def read_idx(name, header):
-    with gzip.open(DATA_DIR / name, "rb") as f:
-        return np.frombuffer(f.read(), dtype=np.uint8, offset=header)
-
-
-def load_mnist(dtype):
-    """(x_train, y_train, x_test, y_test): x normalised, ones column last, in `dtype`."""
-    x_train = read_idx("train-images-idx3-ubyte.gz", 16).reshape(-1, 784).astype(np.float64)
-    y_train = read_idx("train-labels-idx1-ubyte.gz", 8).astype(np.int64)
-    x_test = read_idx("t10k-images-idx3-ubyte.gz", 16).reshape(-1, 784).astype(np.float64)
-    y_test = read_idx("t10k-labels-idx1-ubyte.gz", 8).astype(np.int64)
-    mean, std = x_train.mean(), x_train.std()
-
-    def prepare(x):
-        x = (x - mean) / std
-        return np.hstack([x, np.ones((x.shape[0], 1))]).astype(dtype)
-
-    return prepare(x_train), y_train, prepare(x_test), y_test
-
-
-# ----------------------------------------------------------------------------------------------
-# numpy: our own idiomatic version of the study's procedure
-
-
-def sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-def softmax(z):
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
-class NumpyMLP:
-    def __init__(self, sizes, dtype, rng):
-        self.ws = [rng.uniform(-1, 1, size=(n_in, n_out)).astype(dtype)
-                   for n_in, n_out in zip(sizes[:-1], sizes[1:])]
-
-    def forward(self, x):
-        """All activations: the input, every hidden layer's sigmoid, the softmax output."""
-        acts = [x]
-        for w in self.ws[:-1]:
-            acts.append(sigmoid(acts[-1] @ w))
-        acts.append(softmax(acts[-1] @ self.ws[-1]))
-        return acts
-
-    def train_step(self, x, y_onehot, labels, lr):
-        """One SGD step on a batch; returns the batch's cross entropy before the update."""
-        n = x.shape[0]
-        acts = self.forward(x)
-        p = acts[-1]
-        loss = -np.mean(np.log(p[np.arange(n), labels]))
-        delta = p - y_onehot
-        for i in reversed(range(len(self.ws))):
-            grad = acts[i].T @ delta / n
-            if i > 0:
-                a = acts[i]
-                delta = (delta @ self.ws[i].T) * a * (1 - a)
-            self.ws[i] -= lr * grad
-        return loss
-
-    def evaluate(self, x, labels):
-        """(mean cross entropy, accuracy) over a whole set, in one forward pass."""
-        p = self.forward(x)[-1]
-        loss = -np.mean(np.log(p[np.arange(len(labels)), labels]))
-        return loss, np.mean(p.argmax(axis=1) == labels)
+# numpy: our own idiomatic version of the study's procedure (bench_common.NumpyMLP)
 
 
 class NumpyRunner:
@@ -205,14 +131,7 @@ class TorchRunner:
         self.x_test, self.y_test = torch.from_numpy(x_test), torch.from_numpy(y_test)
 
     def model(self, workload):
-        nn = self.torch.nn
-        sizes = [self.x_train.shape[1], *hidden_sizes(workload), 10]
-        layers = []
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-            linear = nn.Linear(n_in, n_out, bias=False)
-            nn.init.uniform_(linear.weight, -1.0, 1.0)
-            layers += [linear, nn.Sigmoid()]
-        return nn.Sequential(*layers[:-1])  # logits out; F.cross_entropy applies the softmax
+        return torch_model(self.torch, [self.x_train.shape[1], *hidden_sizes(workload), 10])
 
     def evaluate(self, model, x, y):
         F = self.torch.nn.functional
@@ -263,91 +182,30 @@ class TorchRunner:
 
 
 def worker_main(variant):
-    proto = sys.stdout
-    sys.stdout = sys.stderr  # nothing but the protocol on the real stdout
     np.seterr(over="ignore", divide="ignore", invalid="ignore")
-    info = {"variant": variant, "numpy": np.__version__, "pid": os.getpid()}
-    try:
-        from threadpoolctl import threadpool_info, threadpool_limits
-
-        threadpool_limits(1, user_api="blas")  # numpy's OpenBLAS: one thread in every variant
-    except ImportError:
-        threadpool_info = None
+    limit_blas_threads(1)  # numpy's OpenBLAS: one thread in every variant
     if variant.startswith("numpy"):
         runner = NumpyRunner(variant.split("-")[1])
+        info = worker_info(variant)
     else:
-        threads = int(variant.split("-")[1].rstrip("t"))
-        runner = TorchRunner(threads)
-        torch = runner.torch
-        info.update({
-            "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(),
-            "torch_interop_threads": torch.get_num_interop_threads(),
-            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "torch_blas": torch_blas(torch),
-        })
-    if threadpool_info is not None:
-        info["threadpools"] = [
-            {k: p.get(k) for k in ("internal_api", "prefix", "version", "architecture",
-                                   "num_threads", "filepath")}
-            for p in threadpool_info()
-        ]
-    info["env"] = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-                                                   "MKL_NUM_THREADS", *CORETYPE_VARS)}
-    print(json.dumps({"ready": True, "info": info}), file=proto, flush=True)
+        runner = TorchRunner(int(variant.split("-")[1].rstrip("t")))
+        info = worker_info(variant, runner.torch)
     warmed = set()
-    for line in sys.stdin:
-        req = json.loads(line)
+
+    def handle(req):
         workload = req["workload"]
         if workload not in warmed:  # short untimed warm-up: 100 steps / 2000-image evaluations
             runner.run(workload, seed=12345, steps=100, eval_rows=2000)
             warmed.add(workload)
         seconds, check = runner.run(workload, seed=req["seed"])
-        print(json.dumps({"seconds": seconds, "check": check}), file=proto, flush=True)
+        return {"seconds": seconds, "check": check}
+
+    serve(info, handle)
 
 
-def torch_blas(torch):
-    """BLAS_INFO / LAPACK_INFO / USE_MKLDNN from torch's build configuration."""
-    keep = ("BLAS_INFO", "LAPACK_INFO", "USE_MKLDNN", "USE_OPENMP")
-    out = []
-    for part in torch.__config__.show().replace("\n", ",").split(","):
-        part = part.strip()
-        if any(part.startswith(k + "=") for k in keep):
-            out.append(part)
-    return ", ".join(out)
-
-
-class Worker:
-    def __init__(self, variant, python, keep_coretype):
-        env = dict(os.environ)
-        threads = 1
-        if variant.startswith("torch"):
-            threads = int(variant.split("-")[1].rstrip("t"))
-        env.update({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": str(threads),
-                    "MKL_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"})
-        if not keep_coretype:
-            for k in CORETYPE_VARS:
-                env.pop(k, None)
-        self.variant = variant
-        self.proc = subprocess.Popen(
-            [python, str(Path(__file__).resolve()), "--worker", variant],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-        self.info = self._read()["info"]
-
-    def _read(self):
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"worker {self.variant} died (exit {self.proc.wait()})")
-        return json.loads(line)
-
-    def run(self, workload, seed):
-        self.proc.stdin.write(json.dumps({"workload": workload, "seed": seed}) + "\n")
-        self.proc.stdin.flush()
-        return self._read()
-
-    def close(self):
-        self.proc.stdin.close()
-        self.proc.wait(timeout=60)
+def start_worker(variant, keep_coretype):
+    threads = int(variant.split("-")[1].rstrip("t")) if variant.startswith("torch") else 1
+    return Worker(__file__, variant, threads=threads, keep_coretype=keep_coretype)
 
 
 def binary_has_first_layer_flag():
@@ -361,6 +219,9 @@ def run_ours(variant, workload, tries=3):
     parts = variant.split("-")
     cmd = [str(ours_bin), "throughput", "--workload", workload, "--precision", parts[1],
            "--reps", "1", "--quiet"]
+    if "--threads" in subprocess.run([str(ours_bin), "throughput", "--help"], capture_output=True,
+                                     text=True).stdout:
+        cmd += ["--threads", "1"]  # one thread, as the numpy variants (and older binaries)
     if len(parts) > 2:
         cmd += ["--kernels", "reference"]
     for attempt in range(tries):
@@ -383,45 +244,8 @@ def run_ours(variant, workload, tries=3):
 # Parent: machine facts, round-robin runs, report
 
 
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def cpu_flags():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                return " ".join(f for f in ("avx2", "fma", "avx512f", "avx512vl", "avx512_vnni")
-                                if f in flags)
-    except OSError:
-        pass
-    return ""
-
-
-def git_head():
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                              capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True).stdout.strip()
-        return head + (" (work tree has uncommitted changes)" if dirty else "")
-    except OSError:
-        return "unknown"
-
-
 def fmt_s(x):
     return f"{x:.3f}" if x < 10 else f"{x:.2f}"
-
-
-def summarise(times):
-    return {"median": statistics.median(times), "min": min(times), "max": max(times), "n": len(times)}
 
 
 def main():
@@ -447,25 +271,15 @@ def main():
         ap.error(f"unknown workload/variant {bad} or reps < 1")
     if BASELINE not in variants:
         variants.insert(0, BASELINE)
-    if not BIN.exists():
-        sys.exit(f"{BIN} is missing: run `cargo build --release` first")
     # Run a private copy, so that a `cargo build` during the run cannot mix two builds.
     global ours_bin
-    snapshot_dir = tempfile.mkdtemp(prefix="mlp-compare-")
-    ours_bin = Path(snapshot_dir) / "mlp"
-    shutil.copy2(BIN, ours_bin)
-    bin_sha = hashlib.sha256(ours_bin.read_bytes()).hexdigest()
+    snapshot = BinarySnapshot("mlp-compare-")
+    ours_bin = snapshot.path
     notes = []
     if "ours-f32-dense" in variants and not binary_has_first_layer_flag():
         variants.remove("ours-f32-dense")
         notes.append("ours-f32-dense skipped: this build of `mlp throughput` has no --kernels.")
-    bin_mtime = ours_bin.stat().st_mtime
-    python = Path(sys.executable)
-    try:
-        python = python.relative_to(ROOT) if python.is_relative_to(ROOT) else Path("python3")
-    except ValueError:
-        python = Path("python3")
-    command = f"{python} scripts/compare.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = command_line(__file__)
     started = datetime.datetime.now(datetime.timezone.utc)
     load_start = os.getloadavg()
 
@@ -474,7 +288,7 @@ def main():
         if v.startswith("ours"):
             continue
         try:
-            workers[v] = Worker(v, sys.executable, args.keep_coretype)
+            workers[v] = start_worker(v, args.keep_coretype)
         except Exception as e:  # noqa: BLE001 -- e.g. torch not installed: skip, say so
             notes.append(f"{v} skipped: its worker failed to start ({e}); see stderr above.")
             print(f"compare: {notes[-1]}", file=sys.stderr)
@@ -492,7 +306,7 @@ def main():
                     r = run_ours(v, w)
                     ours_info[v] = r["check"]
                 else:
-                    r = workers[v].run(w, seed=rep)
+                    r = workers[v].request({"workload": w, "seed": rep})
                 results[w][v].append(r["seconds"])
                 checks[w][v].append(r["check"])
                 print(f"[{time.perf_counter() - t0:7.1f}s] {w} rep {rep + 1}/{reps} {v:10s} "
@@ -507,8 +321,8 @@ def main():
             if max(t) > 3 * min(t):
                 notes.append(f"{w} {v}: max {max(t):.3f} s is over 3x its min {min(t):.3f} s "
                              "(disturbed by other load on the machine; the median is the figure).")
-    shutil.rmtree(snapshot_dir, ignore_errors=True)
-    if BIN.stat().st_mtime != bin_mtime:
+    snapshot.remove()
+    if snapshot.rebuilt():
         notes.append("target/release/mlp was rebuilt during this run; every timing here is of the "
                      "copy taken at the start (the build time and sha256 above).")
 
@@ -544,8 +358,7 @@ def main():
         "workloads": workloads, "variants": variants, "machine": machine,
         "git_head": git_head(),
         "binary": {"path": str(BIN.relative_to(ROOT)),
-                   "mtime_utc": datetime.datetime.fromtimestamp(bin_mtime, datetime.timezone.utc)
-                   .isoformat(timespec="seconds"), "sha256": bin_sha, **ours_info},
+                   "mtime_utc": snapshot.mtime_utc(), "sha256": snapshot.sha256, **ours_info},
         "workers": {v: wk.info for v, wk in workers.items()},
         "seconds": results, "checks": checks, "summary": summary, "targets": targets,
         "notes": notes,

@@ -27,6 +27,11 @@ pub enum DataError {
     TooFew { path: PathBuf, what: &'static str, requested: usize, available: usize },
     #[error("no {name} (or {name}.gz) in {dir}")]
     Missing { dir: PathBuf, name: &'static str },
+    #[error(
+        "the {dataset} data set is not installed (no {dir}): install it with `sudo apt-get install {package}` \
+         (or `make setup`), or give --data-dir with a directory of its IDX files"
+    )]
+    NotInstalled { dataset: &'static str, dir: PathBuf, package: &'static str },
     #[error("{path}: {reason}")]
     BadImage { path: PathBuf, reason: String },
 }
@@ -82,4 +87,6 @@ pub enum TrainError {
     Resume { path: PathBuf, reason: String },
     #[error("a network of {parameters} parameters needs about {needed_mib} MiB to train, and {available_mib} MiB are available; use fewer or smaller hidden layers")]
     TooLarge { parameters: String, needed_mib: u64, available_mib: u64 },
+    #[error("cannot start the run's threads: {0}")]
+    Threads(String),
 }

@@ -33,12 +33,38 @@ fn bad_flags_and_values_exit_2_with_a_clear_message() {
         (&["train", "--momentum", "1.5"], "momentum"),
         (&["train", "--no-such-flag"], "--no-such-flag"),
         (&["params", "--hidden", "0"], "hidden"),
+        (&["throughput", "--workload", "w1", "--hidden", "64,0"], "hidden"),
+        (&["throughput", "--workload", "w3", "--steps", "5"], "steps = 5"),
+        (&["throughput", "--workload", "w1", "--batch-size", "512", "--steps", "118"], "steps = 118"),
     ];
     for (args, needle) in cases {
         let o = mlp(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
     }
+}
+
+#[test]
+fn throughput_times_the_shape_it_is_given() {
+    let o = mlp(&[
+        "throughput",
+        "--workload",
+        "w1",
+        "--hidden",
+        "16,8",
+        "--batch-size",
+        "100",
+        "--steps",
+        "3",
+        "--reps",
+        "2",
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    assert_eq!(report["hidden"], serde_json::json!([16, 8]));
+    assert_eq!((report["batch_size"].as_u64(), report["steps"].as_u64()), (Some(100), Some(3)));
+    assert_eq!(report["seconds"].as_array().map(Vec::len), Some(2));
 }
 
 #[test]
@@ -70,6 +96,35 @@ fn missing_or_corrupt_data_exits_1_naming_the_file() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("train-images-idx3-ubyte") && stderr(&o).contains("header"), "{}", stderr(&o));
     assert!(!dir.path().join("run").exists(), "nothing is written before the data loads");
+}
+
+/// A named data set that is not installed is refused naming the package that installs it; one
+/// that is gets its own data (hash) and run name.
+#[test]
+fn named_datasets_resolve_or_name_their_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_mlp"))
+        .args(["train", "--quiet", "--dataset", "fashion-mnist", "--out", dir.path().join("run").to_str().unwrap()])
+        .env("MLP_DATASETS_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("apt-get install dataset-fashion-mnist") && err.contains("fashion-mnist"), "{err}");
+    assert!(!dir.path().join("run").exists());
+
+    let data_hash = |dataset: &str| {
+        let out = dir.path().join(dataset);
+        let args =
+            ["train", "--quiet", "--dataset", dataset, "--train-size", "320", "--epochs", "1", "--val-size", "50"];
+        let o = mlp(&[&args[..], &["--out", out.to_str().unwrap()]].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+        let record: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+        assert_eq!(record["config"]["dataset"], dataset);
+        record["fingerprint"]["data"].as_str().unwrap().to_string()
+    };
+    assert_ne!(data_hash("mnist"), data_hash("fashion-mnist"));
 }
 
 #[test]
@@ -121,6 +176,8 @@ fn every_knob_flag_reaches_config_json() {
         ("kernels", "reference", serde_json::json!("reference")),
         ("first-layer", "sparse", serde_json::json!("sparse")),
         ("val-from-train", "500", serde_json::json!(500)),
+        ("dataset", "fashion-mnist", serde_json::json!("fashion-mnist")),
+        ("diagnostics", "true", serde_json::json!(true)),
     ];
     let mut args = vec!["train".to_string(), "--quiet".into(), "--out".into(), out.to_str().unwrap().into()];
     for (flag, value, _) in &flags {

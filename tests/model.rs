@@ -28,7 +28,7 @@ fn opts() -> RunOptions {
         checkpoint_every: 0,
         quiet: true,
         blas_core: "test".into(),
-        blas_threads: 1,
+        threads: 1,
     }
 }
 

@@ -30,23 +30,36 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// The count is process-wide: the tests take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn steps_allocate<T: kernels::Element>(
     hidden: &[usize],
     momentum: f64,
     kernels: Kernels,
     first_layer: FirstLayer,
 ) -> usize {
-    let n = 256;
+    steps_allocate_at::<T>(hidden, 32, momentum, kernels, first_layer)
+}
+
+fn steps_allocate_at<T: kernels::Element>(
+    hidden: &[usize],
+    b: usize,
+    momentum: f64,
+    kernels: Kernels,
+    first_layer: FirstLayer,
+) -> usize {
+    let n = 1024;
     let images: Vec<u8> = (0..n * 784).map(|i| (i * 37 % 256) as u8).collect();
     let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
     let data = Dataset::<T>::new(&images, &labels, 784, Normalization { mean: 33.0, std: 78.0 }, Forms::ALL);
     let cfg = TrainConfig { hidden: hidden.to_vec(), ..TrainConfig::default() };
     let sizes = cfg.layer_sizes(785);
     let precision = if T::NAME == "f32" { Precision::F32 } else { Precision::F64 };
-    let plan = Plan::resolve(kernels, first_layer, precision, &sizes, momentum > 0.0);
+    let plan = Plan::resolve(kernels, first_layer, precision, &sizes, 32, momentum > 0.0);
     let mut model = Mlp::<T>::init(&sizes, cfg.activation.into(), InitKind::Normal, plan, &mut XoshiroRng::new(1));
-    let mut stepper = Stepper::new(&model, 32, 0.1, momentum);
-    let batch: Vec<u32> = (0..32).map(|i| i * 7).collect();
+    let mut stepper = Stepper::new(&model, b, 0.1, momentum);
+    let batch: Vec<u32> = (0..b as u32).map(|i| i * 7 % n as u32).collect();
     stepper.step(&mut model, &data, &batch); // warm-up: lets OpenBLAS set up its buffers
     let before = ALLOCATIONS.load(Ordering::SeqCst);
     for _ in 0..20 {
@@ -57,6 +70,7 @@ fn steps_allocate<T: kernels::Element>(
 
 #[test]
 fn training_steps_allocate_nothing() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     for kernels in [Kernels::Reference, Kernels::Fast] {
         for first_layer in [FirstLayer::Dense, FirstLayer::Sparse] {
             assert_eq!(steps_allocate::<f64>(&[64], 0.0, kernels, first_layer), 0);
@@ -65,4 +79,19 @@ fn training_steps_allocate_nothing() {
             assert_eq!(steps_allocate::<f64>(&[60, 60], 0.9, kernels, first_layer), 0);
         }
     }
+}
+
+/// On two threads, where the plan splits the large operations: rayon's joins from inside the
+/// pool allocate nothing either.
+#[test]
+fn threaded_training_steps_allocate_nothing() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    assert_eq!(mlp::nn::plan::Threads::new(2).gemm(512, 512, 785), 2, "a shape the plan splits");
+    pool.install(|| {
+        for first_layer in [FirstLayer::Dense, FirstLayer::Sparse] {
+            assert_eq!(steps_allocate_at::<f32>(&[512, 512], 512, 0.0, Kernels::Fast, first_layer), 0);
+            assert_eq!(steps_allocate_at::<f64>(&[512], 512, 0.9, Kernels::Fast, first_layer), 0);
+        }
+    });
 }

@@ -28,7 +28,9 @@ fn rows(path: &Path) -> usize {
 }
 
 /// checks.csv without elapsed_s, summary.json without train_wall_s.
-fn comparable(dir: &Path) -> (Vec<u8>, String, serde_json::Value, Vec<u8>, Option<Vec<u8>>) {
+type Comparable = (Vec<u8>, String, serde_json::Value, Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>);
+
+fn comparable(dir: &Path) -> Comparable {
     let checks = std::fs::read_to_string(dir.join("checks.csv")).unwrap();
     let checks: String = checks
         .lines()
@@ -43,6 +45,7 @@ fn comparable(dir: &Path) -> (Vec<u8>, String, serde_json::Value, Vec<u8>, Optio
         summary,
         std::fs::read(dir.join("model.safetensors")).unwrap(),
         std::fs::read(dir.join("best.safetensors")).ok(),
+        std::fs::read(dir.join("layers.csv")).ok(),
     )
 }
 
@@ -77,6 +80,7 @@ fn killed_and_resumed_equals_uninterrupted(flags: &str, kill_at_rows: &[usize]) 
         assert_eq!(got.2, want.2, "summary.json differs after a kill at row {at}");
         assert!(got.3 == want.3, "model.safetensors differs after a kill at row {at}");
         assert!(got.4 == want.4, "best.safetensors differs after a kill at row {at}");
+        assert!(got.5 == want.5, "layers.csv differs after a kill at row {at}");
     }
 }
 
@@ -93,9 +97,10 @@ fn momentum_with_best_weights_resumes_byte_identically() {
 #[test]
 fn fused_sparse_sgd_on_the_numpy_stream_resumes_byte_identically() {
     // f32 [128]: the sparse first layer with its update fused into the gradient pass (its offset
-    // term is recomputed on resume), numpy's stream (saved as seed and draws), restore-best.
-    let flags =
-        "--train-size 20000 --val-size 10000 --epochs 5 --hidden 128 --precision f32 --rng numpy --restore-best";
+    // term is recomputed on resume), numpy's stream (saved as seed and draws), restore-best,
+    // diagnostics (layers.csv cut back to the checkpoint's checks like checks.csv).
+    let flags = "--train-size 20000 --val-size 10000 --epochs 5 --hidden 128 --precision f32 --rng numpy \
+                 --restore-best --diagnostics";
     killed_and_resumed_equals_uninterrupted(flags, &[400, 1300]);
 }
 

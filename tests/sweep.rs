@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use mlp::config::ActivationKind;
 use mlp::data::Mnist;
 use mlp::error::TrainError;
+use mlp::experiment::data_sets::DataSets;
 use mlp::experiment::executor::{execute, recorded_config, RunStatus, StalePolicy};
 use mlp::experiment::fingerprint::Staleness;
 use mlp::experiment::run::RunOptions;
@@ -12,8 +13,9 @@ use mlp::experiment::summary::{collect_runs, summary_markdown, summary_row, Coll
 use mlp::experiment::sweep_file::Sweep;
 use mlp::train::log::Summary;
 
-fn mnist() -> Mnist {
-    Mnist::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")).unwrap()
+fn mnist() -> DataSets {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist");
+    DataSets::one(&dir, Mnist::load(&dir).unwrap())
 }
 
 fn opts() -> RunOptions {
@@ -24,7 +26,7 @@ fn opts() -> RunOptions {
         checkpoint_every: 1,
         quiet: true,
         blas_core: "test".into(),
-        blas_threads: 1,
+        threads: 1,
     }
 }
 
@@ -95,6 +97,12 @@ fn bad_sweep_files_are_rejected_naming_key_and_value() {
         ("[base]\nlr = 0.1", "no runs"),
         ("color = 1\n[axes]\nlr = [0.1]", "color"),
         ("[[run]]\npreset = \"all\"\n[[run]]\npreset = \"all\"", "two runs are named `all`"),
+        ("seeds = 0\n[[run]]\npreset = \"all\"", "seeds = 0"),
+        ("[[run]]\npreset = \"all\"\n[[compare]]\nbaseline = \"basic\"\ntreatment = \"all\"", "baseline `basic`"),
+        (
+            "[[run]]\npreset = \"all\"\n[[compare]]\nbaseline = \"all\"\ntreatment = \"all\"\nmetrics = [\"speed\"]",
+            "speed",
+        ),
     ];
     for (text, needle) in cases {
         let err = Sweep::parse(text, "bad").unwrap_err();
@@ -117,7 +125,7 @@ fn steps_csvs(dir: &Path) -> Vec<Vec<u8>> {
     ids.iter().map(|d| std::fs::read(d.join("steps.csv")).unwrap()).collect()
 }
 
-fn run(sweep: &Sweep, m: &Mnist, out: &Path, jobs: usize, stale: StalePolicy) -> Vec<RunStatus> {
+fn run(sweep: &Sweep, m: &DataSets, out: &Path, jobs: usize, stale: StalePolicy) -> Vec<RunStatus> {
     execute(&sweep.runs, m, out, jobs, &opts(), stale, &|_, _| {}).unwrap()
 }
 
@@ -230,6 +238,7 @@ fn summary(acc: f64, val: Option<f64>) -> Summary {
         restored_best: false,
         final_test_loss: None,
         final_test_acc: None,
+        threads: 1,
     }
 }
 
@@ -255,6 +264,42 @@ fn summary_groups_seeds_of_one_run_but_not_runs_that_share_a_config() {
         "{md}"
     );
     assert!(rows[2].starts_with("| grid (stale: code) | 2 |") && rows[2].contains("0.8500 ± 0.0707"), "{md}");
+}
+
+/// `[[compare]]` entries become a table of differences with Welch's test in summary.md, kept
+/// beside the runs (comparisons.json) so that `mlp report` rebuilds the same summary.
+#[test]
+fn declared_comparisons_are_tested_over_seeds_and_survive_a_report() {
+    let text = "seeds = 3\n[[run]]\npreset = \"basic\"\n[[run]]\npreset = \"iw\"\n\
+                [[compare]]\nname = \"init\"\nbaseline = \"basic\"\ntreatment = \"iw\"\nmetrics = [\"final_val_acc\", \"acc_gap\"]";
+    let sweep = Sweep::parse(text, "cmp").unwrap();
+    assert_eq!(sweep.seeds, Some(3));
+    let c = &sweep.comparisons[0];
+    let cfg = mlp::config::TrainConfig::default();
+    let with_val =
+        |acc: f64, train: f64| Summary { final_val_acc: Some(acc), final_train_acc: train, ..summary(acc, Some(0.3)) };
+    let runs = vec![
+        collected("basic-s1", cfg.clone(), with_val(0.90, 0.95)),
+        collected("basic-s2", cfg.clone(), with_val(0.91, 0.95)),
+        collected("basic-s3", cfg.clone(), with_val(0.92, 0.95)),
+        collected("iw-s1", cfg.clone(), with_val(0.95, 0.96)),
+        collected("iw-s2", cfg.clone(), with_val(0.96, 0.96)),
+        collected("iw-s3", cfg.clone(), with_val(0.97, 0.96)),
+    ];
+    let md = mlp::experiment::summary::comparisons_markdown(&sweep.comparisons, &runs);
+    // Means 0.91 vs 0.96, both sd 0.01: t = 6.12 on 4 df, p = 0.0036.
+    let acc = md.lines().find(|l| l.starts_with("| init | final_val_acc |")).expect("a row per metric");
+    assert!(acc.contains("0.9100 ± 0.0100 (3)") && acc.contains("+0.0500") && acc.contains("0.0036"), "{acc}");
+    let gap = md.lines().find(|l| l.starts_with("| init | acc_gap |")).unwrap();
+    assert!(gap.contains("0.0400 ± 0.0100 (3)") && gap.contains("-0.0400"), "{gap}");
+
+    let out = tempfile::tempdir().unwrap();
+    mlp::experiment::summary::write_comparisons(&sweep.comparisons, out.path()).unwrap();
+    let read = mlp::experiment::summary::read_comparisons(&[out.path().to_path_buf()]).unwrap();
+    assert_eq!(&read[0], c);
+    mlp::experiment::summary::write_summaries(&runs, &read, out.path()).unwrap();
+    let written = std::fs::read_to_string(out.path().join("summary.md")).unwrap();
+    assert!(written.contains("## Comparisons") && written.contains(acc), "{written}");
 }
 
 #[test]

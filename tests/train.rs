@@ -40,7 +40,7 @@ fn opts() -> RunOptions {
         checkpoint_every: 1,
         quiet: true,
         blas_core: "test".into(),
-        blas_threads: 1,
+        threads: 1,
     }
 }
 
@@ -221,7 +221,7 @@ fn sparse_and_dense_evaluation_agree_on_odd_sized_sets() {
         (model.evaluate(&splits.train).unwrap(), model.evaluate(&splits.val).unwrap())
     };
     let sizes = [785, 64, 10];
-    let grouped = Plan::resolve(Kernels::Reference, FirstLayer::Sparse, Precision::F64, &sizes, false);
+    let grouped = Plan::resolve(Kernels::Reference, FirstLayer::Sparse, Precision::F64, &sizes, 32, false);
     let (dense, sparse) = (on(Plan::REFERENCE), on(grouped));
     for (d, s) in [(dense.0, sparse.0), (dense.1, sparse.1)] {
         assert!((d.loss - s.loss).abs() < 1e-12, "{d:?} vs {s:?}");
@@ -253,4 +253,43 @@ fn a_short_batch_is_refused_not_truncated() {
     let mut model = mlp::train::init_model::<f64>(&cfg, 785, &mut mlp::rng::XoshiroRng::new(1));
     let mut stepper = mlp::train::stepper::Stepper::new(&model, 32, 0.1, 0.0);
     stepper.step(&mut model, &splits.train, &(0..31).collect::<Vec<u32>>());
+}
+
+/// Diagnostics only observe: steps.csv and checks.csv are the same with and without them, for
+/// every first-layer kernel (the fused one forms its gradient again for the norm), plain SGD and
+/// momentum; layers.csv has one row per layer per check, with finite norms, the spectral norm
+/// never above the Frobenius norm, and activation statistics for hidden layers only.
+#[test]
+fn diagnostics_do_not_change_training_and_report_every_layer_at_every_check() {
+    let m = mnist();
+    for (first_layer, momentum, precision) in [
+        (FirstLayer::Dense, 0.0, Precision::F64),
+        (FirstLayer::Sparse, 0.0, Precision::F32),
+        (FirstLayer::Sparse, 0.9, Precision::F64),
+    ] {
+        let cfg = TrainConfig { first_layer, momentum, hidden: vec![32, 16], ..small(precision) };
+        let plain = tempfile::tempdir().unwrap();
+        let with = tempfile::tempdir().unwrap();
+        run_to_dir(&valid(cfg.clone()), &m, plain.path(), &opts()).unwrap();
+        run_to_dir(&valid(TrainConfig { diagnostics: true, ..cfg }), &m, with.path(), &opts()).unwrap();
+        let case = format!("{first_layer:?} momentum {momentum} {precision:?}");
+        assert!(!plain.path().join("layers.csv").exists(), "{case}");
+        let read = |d: &Path| std::fs::read(d.join("steps.csv")).unwrap();
+        assert!(read(plain.path()) == read(with.path()), "{case}: steps.csv differs");
+        assert_eq!(checks_without_time(plain.path()), checks_without_time(with.path()), "{case}");
+
+        let mut r = csv::Reader::from_path(with.path().join("layers.csv")).unwrap();
+        assert_eq!(r.headers().unwrap().iter().collect::<Vec<_>>(), mlp::train::diagnostics::LAYER_COLUMNS);
+        let rows: Vec<mlp::train::diagnostics::LayerRow> = r.deserialize().map(|x| x.unwrap()).collect();
+        assert_eq!(rows.len(), 11 * 3, "{case}: 11 checks x 3 layers");
+        for (i, row) in rows.iter().enumerate() {
+            assert_eq!(row.layer, i % 3, "{case}");
+            for v in [row.grad_norm, row.weight_norm, row.spectral_norm, row.update_ratio] {
+                assert!(v.is_finite() && v > 0.0, "{case}: {row:?}");
+            }
+            assert!(row.spectral_norm <= row.weight_norm * (1.0 + 1e-9), "{case}: {row:?}");
+            assert_eq!(row.saturation.is_some(), row.layer < 2, "{case}: {row:?}");
+            assert!(row.saturation.is_none_or(|s| (0.0..=1.0).contains(&s)), "{case}: {row:?}");
+        }
+    }
 }

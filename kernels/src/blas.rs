@@ -4,6 +4,7 @@ use std::ffi::{c_char, c_int, CStr};
 
 use cblas_sys::CBLAS_TRANSPOSE;
 
+use crate::par::Rows;
 use crate::Scalar;
 
 // OpenBLAS extensions, not part of CBLAS.
@@ -66,7 +67,70 @@ pub fn gemm<T: Scalar>(
     beta: T,
     c: &mut [T],
 ) {
-    assert!(a.len() >= m * k, "gemm: a has {} elements, needs {}", a.len(), m * k);
+    let lda = if ta == Transpose::No { k } else { m };
+    gemm_strided(ta, tb, m, n, k, alpha, a, lda, b, beta, c);
+}
+
+/// Fewest multiply-adds of a block of [`gemm_par`]. Below about this size OpenBLAS 0.3.21 runs
+/// other kernels (its "small matrix" and SkylakeX "direct" sgemm paths), which may round
+/// differently from the blocked path of a large product; above it every block takes the blocked
+/// path, whose sums over k do not depend on the number of rows.
+pub const PAR_MIN_MACS: usize = 1 << 23;
+
+/// Rows of a [`gemm_par`] block are a multiple of this (OpenBLAS's register tiles).
+const PAR_ALIGN_ROWS: usize = 16;
+
+/// [`gemm`] with the rows of c computed in up to `ways` blocks over the current rayon pool, each
+/// by a single-threaded OpenBLAS call over the whole of k: bit-identical to [`gemm`] (tested at
+/// many shapes), so the result does not depend on `ways`. Blocks never go below
+/// [`PAR_MIN_MACS`] multiply-adds.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_par<T: Scalar>(
+    ways: usize,
+    ta: Transpose,
+    tb: Transpose,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: T,
+    a: &[T],
+    b: &[T],
+    beta: T,
+    c: &mut [T],
+) {
+    let macs = m.saturating_mul(n).saturating_mul(k);
+    let ways = ways.min(macs / PAR_MIN_MACS).min(m / PAR_ALIGN_ROWS);
+    if ways <= 1 {
+        return gemm(ta, tb, m, n, k, alpha, a, b, beta, c);
+    }
+    assert!(c.len() >= m * n, "gemm: c has {} elements, needs {}", c.len(), m * n);
+    // Row r of op(a) starts at a[r * k] as stored, or at a[r] (a column) when transposed.
+    let (lda, row_step) = if ta == Transpose::No { (k, k) } else { (m, 1) };
+    crate::par::for_blocks(Rows(&mut c[..m * n], n), m, ways, PAR_ALIGN_ROWS, &|rows, Rows(c, _)| {
+        let a = &a[rows.start * row_step..];
+        gemm_strided(ta, tb, rows.len(), n, k, alpha, a, lda, b, beta, c);
+    });
+}
+
+/// [`gemm`] with `a` stored with leading dimension `lda` (a block of rows of a larger op(a)).
+#[allow(clippy::too_many_arguments)]
+fn gemm_strided<T: Scalar>(
+    ta: Transpose,
+    tb: Transpose,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: T,
+    a: &[T],
+    lda: usize,
+    b: &[T],
+    beta: T,
+    c: &mut [T],
+) {
+    // Stored rows and columns of a.
+    let (a_rows, a_cols) = if ta == Transpose::No { (m, k) } else { (k, m) };
+    let a_needs = if a_rows == 0 || a_cols == 0 { 0 } else { (a_rows - 1) * lda + a_cols };
+    assert!(a.len() >= a_needs, "gemm: a has {} elements, needs {}", a.len(), a_needs);
     assert!(b.len() >= k * n, "gemm: b has {} elements, needs {}", b.len(), k * n);
     assert!(c.len() >= m * n, "gemm: c has {} elements, needs {}", c.len(), m * n);
     if m == 0 || n == 0 {
@@ -82,7 +146,6 @@ pub fn gemm<T: Scalar>(
         }
         return;
     }
-    let lda = if ta == Transpose::No { k } else { m };
     let ldb = if tb == Transpose::No { n } else { k };
     let dim = |x: usize| i32::try_from(x).expect("gemm dimension exceeds i32");
     // SAFETY: the asserts above guarantee every access stays inside the slices.
@@ -128,6 +191,56 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// gemm_par equals single-threaded gemm bit for bit, whatever the number of blocks, at the
+    /// shapes training runs (batch x width x width, both transposes, the alphas and betas the
+    /// layers use) and at odd ones.
+    fn par_is_bit_identical<T: Scalar>() {
+        // OpenBLAS's own threads would split the product its own way (not bit-identical in f64).
+        set_threads(1);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
+        let mut rng = Lcg(21);
+        let shapes = [
+            (512, 1024, 785),
+            (785, 1024, 512),
+            (128, 256, 785),
+            (785, 256, 128),
+            (32, 4096, 785),
+            (1000, 512, 512),
+            (333, 1024, 97),
+            (4099, 64, 33),
+            (512, 10, 2048),
+            (2048, 33, 785),
+        ];
+        for &(m, n, k) in &shapes {
+            for ta in [Transpose::No, Transpose::Yes] {
+                for tb in [Transpose::No, Transpose::Yes] {
+                    let (a, b, c0): (Vec<T>, Vec<T>, Vec<T>) = (rng.vec(m * k), rng.vec(k * n), rng.vec(m * n));
+                    for (alpha, beta) in [(T::ONE, T::ZERO), (T::from_f64(1.0 / 512.0), T::ZERO), (T::ONE, T::ONE)] {
+                        let mut whole = c0.clone();
+                        gemm(ta, tb, m, n, k, alpha, &a, &b, beta, &mut whole);
+                        for ways in [2, 3, 4, 7] {
+                            let mut split = c0.clone();
+                            pool.install(|| gemm_par(ways, ta, tb, m, n, k, alpha, &a, &b, beta, &mut split));
+                            let same =
+                                whole.iter().zip(&split).all(|(x, y)| x.to_f64().to_bits() == y.to_f64().to_bits());
+                            assert!(same, "{} ({m}, {n}, {k}) {ta:?} {tb:?} in {ways} blocks", T::NAME);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gemm_par_is_bit_identical_to_gemm_f32() {
+        par_is_bit_identical::<f32>();
+    }
+
+    #[test]
+    fn gemm_par_is_bit_identical_to_gemm_f64() {
+        par_is_bit_identical::<f64>();
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! `K` classes. All matrices are row-major and contiguous; outputs go into caller-owned buffers,
 //! so nothing here allocates.
 
-use crate::blas::{gemm, Transpose};
+use crate::blas::{gemm_par, Transpose};
+use crate::par::for_blocks;
 use crate::Scalar;
 
 /// Hidden-layer nonlinearity.
@@ -26,6 +27,9 @@ pub enum Math {
     Fast,
 }
 
+/// Blocks of the elementwise kernels start at multiples of this many values (whole vectors).
+pub(crate) const BLOCK_ALIGN: usize = 64;
+
 /// Amplitude of the improved sigmoid (LeCun, Efficient Backprop, section 4.4).
 pub const IMPROVED_A: f64 = 1.7159;
 /// Slope factor of the improved sigmoid.
@@ -33,8 +37,11 @@ pub const IMPROVED_S: f64 = 2.0 / 3.0;
 
 /// Linear layer without bias (the bias is the input's ones column).
 /// inp (B, C), w (C, OC) -> out (B, OC) = inp @ w
-pub fn linear_forward<T: Scalar>(out: &mut [T], inp: &[T], w: &[T], b: usize, c: usize, oc: usize) {
-    gemm(Transpose::No, Transpose::No, b, oc, c, T::ONE, inp, w, T::ZERO, out);
+///
+/// `ways`: at most this many row blocks over the rayon pool (see [`gemm_par`]; the linear
+/// functions' results do not depend on it).
+pub fn linear_forward<T: Scalar>(ways: usize, out: &mut [T], inp: &[T], w: &[T], b: usize, c: usize, oc: usize) {
+    gemm_par(ways, Transpose::No, Transpose::No, b, oc, c, T::ONE, inp, w, T::ZERO, out);
 }
 
 /// Backward of [`linear_forward`], with the weight gradient averaged over the batch.
@@ -43,6 +50,7 @@ pub fn linear_forward<T: Scalar>(out: &mut [T], inp: &[T], w: &[T], b: usize, c:
 ///   dinp (B, C) = dout @ w^T (skipped for the first layer, whose input needs no gradient).
 #[allow(clippy::too_many_arguments)]
 pub fn linear_backward<T: Scalar>(
+    ways: usize,
     dinp: Option<&mut [T]>,
     dw: &mut [T],
     dout: &[T],
@@ -53,9 +61,9 @@ pub fn linear_backward<T: Scalar>(
     oc: usize,
 ) {
     let inv_b = T::ONE / T::from_f64(b as f64);
-    gemm(Transpose::Yes, Transpose::No, c, oc, b, inv_b, inp, dout, T::ZERO, dw);
+    gemm_par(ways, Transpose::Yes, Transpose::No, c, oc, b, inv_b, inp, dout, T::ZERO, dw);
     if let Some(dinp) = dinp {
-        gemm(Transpose::No, Transpose::Yes, b, c, oc, T::ONE, dout, w, T::ZERO, dinp);
+        gemm_par(ways, Transpose::No, Transpose::Yes, b, c, oc, T::ONE, dout, w, T::ZERO, dinp);
     }
 }
 
@@ -65,6 +73,7 @@ pub fn linear_backward<T: Scalar>(
 /// (results/bench/BENCHMARKS.md, "Figures behind the code").
 #[allow(clippy::too_many_arguments)]
 pub fn linear_backward_transposed<T: Scalar>(
+    ways: usize,
     dinp: &mut [T],
     dw: &mut [T],
     dout: &[T],
@@ -75,22 +84,28 @@ pub fn linear_backward_transposed<T: Scalar>(
     c: usize,
     oc: usize,
 ) {
-    linear_backward(None, dw, dout, inp, w, b, c, oc);
+    linear_backward(ways, None, dw, dout, inp, w, b, c, oc);
     transpose::transpose(&w[..c * oc], &mut wt[..c * oc], oc, c);
-    gemm(Transpose::No, Transpose::No, b, c, oc, T::ONE, dout, wt, T::ZERO, dinp);
+    gemm_par(ways, Transpose::No, Transpose::No, b, c, oc, T::ONE, dout, wt, T::ZERO, dinp);
 }
 
-/// Elementwise activation. z (B*OC) -> a (B*OC) = f(z)
-pub fn activation_forward<T: Scalar>(act: Activation, math: Math, a: &mut [T], z: &[T]) {
+/// Elementwise activation. z (B*OC) -> a (B*OC) = f(z), in up to `ways` blocks over the rayon
+/// pool (each value is computed alone: the result does not depend on `ways`).
+pub fn activation_forward<T: Scalar>(ways: usize, act: Activation, math: Math, a: &mut [T], z: &[T]) {
     assert_eq!(a.len(), z.len());
-    match (act, math) {
-        (Activation::Sigmoid, Math::Libm) => a.iter_mut().zip(z).for_each(|(a, &z)| *a = sigmoid(z)),
-        (Activation::Sigmoid, Math::Fast) => a.iter_mut().zip(z).for_each(|(a, &z)| *a = sigmoid_fast(z)),
-        (Activation::ImprovedSigmoid, Math::Libm) => a.iter_mut().zip(z).for_each(|(a, &z)| *a = improved_sigmoid(z)),
-        (Activation::ImprovedSigmoid, Math::Fast) => {
-            a.iter_mut().zip(z).for_each(|(a, &z)| *a = improved_sigmoid_fast(z))
+    for_blocks(a, z.len(), ways, BLOCK_ALIGN, &|r, a: &mut [T]| {
+        let z = &z[r];
+        match (act, math) {
+            (Activation::Sigmoid, Math::Libm) => a.iter_mut().zip(z).for_each(|(a, &z)| *a = sigmoid(z)),
+            (Activation::Sigmoid, Math::Fast) => a.iter_mut().zip(z).for_each(|(a, &z)| *a = sigmoid_fast(z)),
+            (Activation::ImprovedSigmoid, Math::Libm) => {
+                a.iter_mut().zip(z).for_each(|(a, &z)| *a = improved_sigmoid(z))
+            }
+            (Activation::ImprovedSigmoid, Math::Fast) => {
+                a.iter_mut().zip(z).for_each(|(a, &z)| *a = improved_sigmoid_fast(z))
+            }
         }
-    }
+    });
 }
 
 /// [`activation_forward`] in place, for evaluation where z is not kept: z (B*OC) <- f(z)
@@ -129,31 +144,34 @@ fn improved_sigmoid_fast<T: Scalar>(z: T) -> T {
     T::from_f64(IMPROVED_A) * ((T::ONE - e) / (T::ONE + e)).copysign(y)
 }
 
-/// Backward of [`activation_forward`], in place: d (B*OC) holds dL/da on entry and dL/dz on exit.
+/// Backward of [`activation_forward`], in place and in up to `ways` blocks: d (B*OC) holds dL/da on entry and dL/dz on exit.
 /// Sigmoid uses f'(z) = a(1-a) from the stored output; the improved sigmoid uses
 /// f'(z) = 1.7159 * 2/3 / cosh^2(2z/3) from the stored pre-activation, as the reference does
 /// (with [`Math::Fast`]: 1/cosh^2(y) = 4e / (1 + e)^2, e = e^(-2|y|)).
-pub fn activation_backward<T: Scalar>(act: Activation, math: Math, d: &mut [T], z: &[T], a: &[T]) {
+pub fn activation_backward<T: Scalar>(ways: usize, act: Activation, math: Math, d: &mut [T], z: &[T], a: &[T]) {
     assert!(d.len() == z.len() && d.len() == a.len());
     let (amp_s, s) = (T::from_f64(IMPROVED_A * IMPROVED_S), T::from_f64(IMPROVED_S));
-    match (act, math) {
-        (Activation::Sigmoid, _) => d.iter_mut().zip(a).for_each(|(d, &a)| *d = a * (T::ONE - a) * *d),
-        (Activation::ImprovedSigmoid, Math::Libm) => {
-            d.iter_mut().zip(z).for_each(|(d, &z)| {
-                let ch = (s * z).cosh();
-                // cosh overflows to inf for |z| > ~133 (f32), giving a derivative of exactly 0.
-                *d = amp_s * (T::ONE / (ch * ch)) * *d;
-            });
+    for_blocks(d, z.len(), ways, BLOCK_ALIGN, &|r, d: &mut [T]| {
+        let (z, a) = (&z[r.clone()], &a[r]);
+        match (act, math) {
+            (Activation::Sigmoid, _) => d.iter_mut().zip(a).for_each(|(d, &a)| *d = a * (T::ONE - a) * *d),
+            (Activation::ImprovedSigmoid, Math::Libm) => {
+                d.iter_mut().zip(z).for_each(|(d, &z)| {
+                    let ch = (s * z).cosh();
+                    // cosh overflows to inf for |z| > ~133 (f32), giving a derivative of exactly 0.
+                    *d = amp_s * (T::ONE / (ch * ch)) * *d;
+                });
+            }
+            (Activation::ImprovedSigmoid, Math::Fast) => {
+                let four = T::from_f64(4.0);
+                d.iter_mut().zip(z).for_each(|(d, &z)| {
+                    let e = (T::from_f64(-2.0) * (s * z).abs()).exp_fast();
+                    let one_e = T::ONE + e;
+                    *d = amp_s * (four * e / (one_e * one_e)) * *d;
+                });
+            }
         }
-        (Activation::ImprovedSigmoid, Math::Fast) => {
-            let four = T::from_f64(4.0);
-            d.iter_mut().zip(z).for_each(|(d, &z)| {
-                let e = (T::from_f64(-2.0) * (s * z).abs()).exp_fast();
-                let one_e = T::ONE + e;
-                *d = amp_s * (four * e / (one_e * one_e)) * *d;
-            });
-        }
-    }
+    });
 }
 
 /// Row-wise max-shifted softmax fused with the cross entropy of the true class.
@@ -251,13 +269,13 @@ mod tests {
             let w: Vec<f64> = rng.vec(c * oc);
             let dout: Vec<f64> = rng.vec(b * oc);
             let mut out = vec![0.0; b * oc];
-            linear_forward(&mut out, &inp, &w, b, c, oc);
+            linear_forward(1, &mut out, &inp, &w, b, c, oc);
             let mut want = vec![0.0; b * oc];
             reference::gemm(Transpose::No, Transpose::No, b, oc, c, 1.0, &inp, &w, 0.0, &mut want);
             assert_close(&out, &want, 1e-12);
 
             let (mut dw, mut dinp) = (vec![0.0; c * oc], vec![0.0; b * c]);
-            linear_backward(Some(&mut dinp), &mut dw, &dout, &inp, &w, b, c, oc);
+            linear_backward(1, Some(&mut dinp), &mut dw, &dout, &inp, &w, b, c, oc);
             let (mut want_dw, mut want_dinp) = (vec![0.0; c * oc], vec![0.0; b * c]);
             reference::linear_backward(&mut want_dinp, &mut want_dw, &dout, &inp, &w, b, c, oc);
             assert_close(&dw, &want_dw, 1e-12);
@@ -265,7 +283,7 @@ mod tests {
 
             // The transposed-copy variant, with a scratch larger than needed and stale.
             let (mut dw, mut dinp, mut wt) = (vec![0.0; c * oc], vec![0.0; b * c], vec![f64::NAN; c * oc + 3]);
-            linear_backward_transposed(&mut dinp, &mut dw, &dout, &inp, &w, &mut wt, b, c, oc);
+            linear_backward_transposed(1, &mut dinp, &mut dw, &dout, &inp, &w, &mut wt, b, c, oc);
             assert_close(&dw, &want_dw, 1e-12);
             assert_close(&dinp, &want_dinp, 1e-12);
         }
@@ -280,13 +298,13 @@ mod tests {
         for (math, tol, tol32) in [(Math::Libm, 1e-14, 1e-6), (Math::Fast, 4e-15, 1e-6)] {
             for act in [Activation::Sigmoid, Activation::ImprovedSigmoid] {
                 let mut a = vec![0.0; z.len()];
-                activation_forward(act, math, &mut a, &z);
+                activation_forward(1, act, math, &mut a, &z);
                 let mut inplace = z.clone();
                 activation_forward_inplace(act, math, &mut inplace);
                 assert_eq!(inplace, a);
                 let mut d: Vec<f64> = rng.vec(z.len());
                 let d0 = d.clone();
-                activation_backward(act, math, &mut d, &z, &a);
+                activation_backward(1, act, math, &mut d, &z, &a);
                 for i in 0..z.len() {
                     let (fa, fd) = reference::activation(act, z[i]);
                     assert!(a[i].is_finite() && d[i].is_finite(), "{act:?} {math:?} at z={}", z[i]);
@@ -296,9 +314,9 @@ mod tests {
                 // f32 too: e^90 overflows f32, the result must still be finite.
                 let z32: Vec<f32> = z.iter().map(|&v| v as f32).collect();
                 let mut a32 = vec![0.0f32; z.len()];
-                activation_forward(act, math, &mut a32, &z32);
+                activation_forward(1, act, math, &mut a32, &z32);
                 let mut d32 = vec![1.0f32; z.len()];
-                activation_backward(act, math, &mut d32, &z32, &a32);
+                activation_backward(1, act, math, &mut d32, &z32, &a32);
                 assert!(a32.iter().chain(&d32).all(|v| v.is_finite()), "{act:?} {math:?} f32 not finite");
                 for i in 0..z.len() {
                     let (fa, fd) = reference::activation(act, z32[i] as f64);

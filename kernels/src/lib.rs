@@ -20,6 +20,7 @@ pub mod blas;
 pub mod fastmath;
 pub mod layers;
 pub mod optim;
+pub mod par;
 mod scalar;
 pub mod sparse;
 

@@ -1,49 +1,68 @@
-//! What several commands share: the data and OpenBLAS flags, and loading the data.
+//! What several commands share: the data and thread flags, and loading the data.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
 
+use mlp::config::DatasetName;
 use mlp::data::Mnist;
+use mlp::error::DataError;
 
 /// Flags every command that trains or evaluates takes.
 #[derive(Args)]
 pub struct CommonArgs {
-    /// Directory with the four MNIST-format IDX files (raw or gzipped).
+    /// Directory with the four MNIST-format IDX files (raw or gzipped), instead of the named
+    /// data set's (`--dataset`).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// OpenBLAS threads per process (1 is fastest for batch-32 training).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub blas_threads: u16,
+    /// Threads per run (default: every core for one run; a sweep gives each of its runs its share).
+    /// Results do not depend on it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
     /// No progress bar, no log lines.
     #[arg(long)]
     pub quiet: bool,
 }
 
 impl CommonArgs {
-    /// The data directory: the flag, else `data/mnist` under the working directory, else the copy
-    /// shipped with the source tree.
-    pub fn data_dir(&self) -> PathBuf {
-        if let Some(dir) = &self.data_dir {
-            return dir.clone();
-        }
-        let local = PathBuf::from("data/mnist");
-        if local.is_dir() {
-            local
-        } else {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")
+    /// The data directory: the flag, else the directory of the named data set.
+    pub fn data_dir(&self, dataset: DatasetName) -> Result<PathBuf, DataError> {
+        match &self.data_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => mlp::data::dataset_dir(dataset),
         }
     }
 
-    /// Sets the OpenBLAS threads; returns (core, threads) and logs them unless quiet.
-    pub fn setup_blas(&self) -> (String, usize) {
-        let (core, threads) = mlp::tools::blas_setup::configure(self.blas_threads as usize);
+    /// The threads of one run: the flag, else every core.
+    pub fn threads(&self) -> usize {
+        self.threads.map_or_else(cores, usize::from)
+    }
+
+    /// Keeps OpenBLAS on one thread per call (the plan splits large products itself); returns the
+    /// OpenBLAS core.
+    pub fn setup_blas(&self) -> String {
+        mlp::tools::blas_setup::configure()
+    }
+
+    /// [`CommonArgs::setup_blas`] for a command that is not a run (evaluation, gradient check):
+    /// its rayon work runs on `--threads` threads (default: every core).
+    pub fn setup_pool(&self) -> Result<String> {
+        rayon::ThreadPoolBuilder::new().num_threads(self.threads()).build_global().context("starting the threads")?;
+        Ok(self.setup_blas())
+    }
+
+    /// Logs the OpenBLAS core and the run's threads unless quiet.
+    pub fn log_threads(&self, core: &str, threads: usize) {
         if !self.quiet {
             eprintln!("mlp: OpenBLAS core {core}, {threads} thread(s)");
         }
-        (core, threads)
     }
+}
+
+/// The cores this process may use (std honours CPU affinity and cgroup quotas).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 pub fn load(dir: &Path) -> Result<Mnist> {

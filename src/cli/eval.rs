@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::common::{load, CommonArgs};
 use mlp::experiment::inference::{evaluate_model, EvalSet};
+use mlp::nn::model_file;
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -22,8 +23,8 @@ pub struct EvalArgs {
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
-    args.common.setup_blas();
-    let dir = args.common.data_dir();
+    args.common.setup_pool()?;
+    let dir = args.common.data_dir(model_file::load(&args.model)?.1.config.dataset)?;
     let mnist = load(&dir)?;
     let report = evaluate_model(&args.model, &mnist, &dir, args.set)?;
     let mut json = serde_json::to_value(&report)?;

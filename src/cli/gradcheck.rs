@@ -29,8 +29,8 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
     if args.images == 0 || args.stride == 0 {
         return Err(ConfigError { key: "images/stride", value: "0".into(), reason: "must be at least 1".into() }.into());
     }
-    args.common.setup_blas();
-    let mnist = load(&args.common.data_dir())?;
+    args.common.setup_pool()?;
+    let mnist = load(&args.common.data_dir(mlp::config::DatasetName::Mnist)?)?;
     let splits = data::split::<f64>(&mnist, args.images, 0, 0, NormStats::FullTrain, Plan::REFERENCE.data_forms())?;
     let (eps, tol) = (1e-3, 1e-6);
     let mut failed = false;

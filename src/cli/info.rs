@@ -1,12 +1,14 @@
-//! `mlp info`: the OpenBLAS core and threads this program runs with.
+//! `mlp info`: the OpenBLAS core and threads this program runs with (OpenBLAS one per call; a run
+//! `threads`, its default).
 
 use anyhow::Result;
 
 use mlp::tools::blas_setup;
 
 pub fn run() -> Result<()> {
-    let (core, threads) = blas_setup::configure(1);
-    println!("openblas_core {core}\nopenblas_threads {threads}");
+    let core = blas_setup::configure();
+    println!("openblas_core {core}\nopenblas_threads {}", kernels::blas::threads());
+    println!("threads {}", super::common::cores());
     println!("best_core_for_cpu {}", blas_setup::better_core().unwrap_or("none"));
     Ok(())
 }

@@ -21,7 +21,7 @@ pub struct PredictArgs {
 }
 
 pub fn run(args: PredictArgs) -> Result<()> {
-    mlp::tools::blas_setup::configure(1);
+    mlp::tools::blas_setup::configure();
     let (model, meta) = model_file::load(&args.model)?;
     let images = read_inputs(&args.images, model.sizes()[0] - 1)?;
     let predictions = predict_images(&args.model, &model, &meta, &images)?;

@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::Args;
 
 use super::common::{CheckpointArgs, CommonArgs};
-use super::sweep::{check_failures, jobs_for, run_all, scan, Execution};
+use super::sweep::{check_failures, run_all, scan, workers, Execution};
 use mlp::experiment::executor::StalePolicy;
 use mlp::experiment::reproduce;
 use mlp::experiment::summary::write_summaries;
@@ -29,8 +29,10 @@ pub struct ReproduceArgs {
 pub fn run(args: ReproduceArgs) -> Result<()> {
     let runs = reproduce::runs();
     let start = std::time::Instant::now();
+    let (jobs, threads) = workers(args.jobs, args.common.threads.map(usize::from), runs.len(), args.common.quiet);
     let how = Execution {
-        jobs: jobs_for(args.jobs, runs.len(), args.common.quiet),
+        jobs,
+        threads,
         force: args.force,
         stale: StalePolicy::Rerun,
         checkpoint_every: args.checkpoints.checkpoint_every,
@@ -41,7 +43,7 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
     let (finished, _) = scan(std::slice::from_ref(&args.out), args.common.quiet)?;
     let rows = reproduce::table_rows(&finished);
     reproduce::write_table(&rows, &args.out, wall)?;
-    write_summaries(&finished, &args.out)?;
+    write_summaries(&finished, &[], &args.out)?;
     print!("{}", std::fs::read_to_string(args.out.join("table.md"))?);
     check_failures(&runs, &statuses)
 }

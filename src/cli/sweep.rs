@@ -7,13 +7,18 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use clap::Args;
 
-use super::common::{load, note_missing_validation, CheckpointArgs, CommonArgs};
+use super::common::{cores, note_missing_validation, CheckpointArgs, CommonArgs};
+use mlp::data::Mnist;
 use mlp::error::ConfigError;
+use mlp::experiment::data_sets::DataSets;
 use mlp::experiment::executor::{execute, RunStatus, StalePolicy};
 use mlp::experiment::fingerprint::Fingerprint;
 use mlp::experiment::progress::RunsProgress;
 use mlp::experiment::run::RunOptions;
-use mlp::experiment::summary::{collect_runs, summary_markdown, write_summaries, CollectedRun};
+use mlp::experiment::summary::{
+    collect_runs, comparisons_markdown, read_comparisons, summary_markdown, write_comparisons, write_summaries,
+    CollectedRun,
+};
 use mlp::experiment::sweep_file::{RunSpec, Sweep, DEFAULT_MAX_RUNS};
 
 #[derive(Args)]
@@ -23,7 +28,8 @@ pub struct SweepArgs {
     /// Output directory (default results/<sweep name>).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Runs in parallel (default: the number of cores; at most the number of runs and 4 per core).
+    /// Runs in parallel (default: the cores over the threads per run; at most the number of runs
+    /// and 4 per core).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     jobs: Option<u32>,
     /// Run only shard I of N (1-based), e.g. 2/3.
@@ -76,23 +82,30 @@ fn parse_shard(s: &str) -> std::result::Result<(usize, usize), String> {
     Ok((i, n))
 }
 
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// Workers for `runs` runs: `asked` (default: the cores), at most one per run and 4 per core.
-pub fn jobs_for(asked: Option<u32>, runs: usize, quiet: bool) -> usize {
-    let want = asked.map_or(cores(), |j| j as usize);
-    let jobs = want.min(runs.max(1)).min(4 * cores());
-    if !quiet && jobs < want && asked.is_some() {
-        eprintln!("mlp: --jobs {want} capped at {jobs} ({runs} runs, {} cores)", cores());
+/// Workers and threads per run for `runs` runs: `asked_jobs` workers (default: the cores over the
+/// threads asked, at most one per run and 4 per core), each with its share of the cores
+/// (`asked_threads` at most: jobs x threads never exceeds the cores, unless more jobs than cores
+/// were asked for, each then on one thread).
+pub fn workers(asked_jobs: Option<u32>, asked_threads: Option<usize>, runs: usize, quiet: bool) -> (usize, usize) {
+    let cores = cores();
+    let want = asked_jobs.map_or(cores / asked_threads.unwrap_or(1).clamp(1, cores), |j| j as usize);
+    let jobs = want.min(runs.max(1)).min(4 * cores).max(1);
+    if !quiet && jobs < want && asked_jobs.is_some() {
+        eprintln!("mlp: --jobs {want} capped at {jobs} ({runs} runs, {cores} cores)");
     }
-    jobs
+    let share = (cores / jobs).max(1);
+    let threads = asked_threads.map_or(share, |t| t.min(share));
+    if !quiet && asked_threads.is_some_and(|t| t > threads) {
+        eprintln!("mlp: threads per run capped at {threads} ({jobs} runs at a time on {cores} cores)");
+    }
+    (jobs, threads)
 }
 
 /// How a set of runs is executed.
 pub struct Execution<'a> {
     pub jobs: usize,
+    /// Threads per run.
+    pub threads: usize,
     pub force: bool,
     pub stale: StalePolicy,
     pub checkpoint_every: usize,
@@ -101,32 +114,23 @@ pub struct Execution<'a> {
 
 /// Runs `runs` into `out` with a bar of finished runs and one line per run on stderr.
 pub fn run_all(runs: &[RunSpec], out: &Path, how: &Execution) -> Result<Vec<RunStatus>> {
-    if how.common.blas_threads != 1 && !how.common.quiet {
-        eprintln!(
-            "mlp: a sweep runs one OpenBLAS thread per run ({} runs at a time); --blas-threads is not used",
-            how.jobs
-        );
-    }
-    let (blas_core, blas_threads) = mlp::tools::blas_setup::configure(1);
-    if !how.common.quiet {
-        eprintln!("mlp: OpenBLAS core {blas_core}, {blas_threads} thread per run");
-    }
-    let dir = how.common.data_dir();
-    let mnist = load(&dir)?;
+    let blas_core = how.common.setup_blas();
+    how.common.log_threads(&blas_core, how.threads);
+    let data = DataSets::load(runs.iter().map(|r| r.config.dataset), |name| how.common.data_dir(name), Mnist::load)?;
     if let Some(r) = runs.iter().find(|r| r.config.val_size == 0) {
         note_missing_validation(&r.config, how.common.quiet);
     }
     let opts = RunOptions {
-        data_dir: dir,
+        data_dir: PathBuf::new(),
         force: how.force,
         resume: true,
         checkpoint_every: how.checkpoint_every,
         quiet: true,
         blas_core,
-        blas_threads,
+        threads: how.threads,
     };
     let progress = RunsProgress::new(runs.len(), how.common.quiet);
-    let statuses = execute(runs, &mnist, out, how.jobs, &opts, how.stale, &|r, s| progress.done(r, s))?;
+    let statuses = execute(runs, &data, out, how.jobs, &opts, how.stale, &|r, s| progress.done(r, s))?;
     progress.finish();
     Ok(statuses)
 }
@@ -152,22 +156,24 @@ pub fn run(args: SweepArgs) -> Result<()> {
         reason: e.message,
     };
     let mut sweep = Sweep::load(&args.file, args.max_runs).map_err(sweep_error)?;
-    if let Some(n) = args.seeds {
+    if let Some(n) = args.seeds.map(|n| n as usize).or(sweep.seeds) {
         let file = args.file.clone();
         sweep = sweep
-            .with_seeds(n as usize, args.max_runs)
+            .with_seeds(n, args.max_runs)
             .map_err(|message| sweep_error(mlp::experiment::sweep_file::SweepError { file, message }))?;
     }
     if let Some((i, n)) = args.shard {
         sweep = sweep.shard(i, n);
     }
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&sweep.name));
-    let jobs = jobs_for(args.jobs, sweep.runs.len(), args.common.quiet);
+    let asked_threads = args.common.threads.map(usize::from).or(sweep.threads);
+    let (jobs, threads) = workers(args.jobs, asked_threads, sweep.runs.len(), args.common.quiet);
     if !args.common.quiet {
-        eprintln!("mlp: {} runs into {} on {jobs} worker(s)", sweep.runs.len(), out.display());
+        eprintln!("mlp: {} runs into {}: {jobs} at a time, {threads} thread(s) each", sweep.runs.len(), out.display());
     }
     let how = Execution {
         jobs,
+        threads,
         force: args.force,
         stale: args.stale,
         checkpoint_every: args.checkpoints.checkpoint_every,
@@ -175,8 +181,12 @@ pub fn run(args: SweepArgs) -> Result<()> {
     };
     let statuses = run_all(&sweep.runs, &out, &how)?;
     let (runs, broken) = scan(std::slice::from_ref(&out), args.common.quiet)?;
-    write_summaries(&runs, &out)?;
+    write_comparisons(&sweep.comparisons, &out)?;
+    write_summaries(&runs, &sweep.comparisons, &out)?;
     println!("{}", summary_markdown(&runs));
+    if !sweep.comparisons.is_empty() {
+        println!("{}", comparisons_markdown(&sweep.comparisons, &runs));
+    }
     println!("summaries: {} and {}", out.join("summary.csv").display(), out.join("summary.md").display());
     check_failures(&sweep.runs, &statuses)?;
     let busy = statuses.iter().filter(|s| matches!(s, RunStatus::Busy(_))).count();
@@ -226,7 +236,7 @@ pub fn report(args: ReportArgs) -> Result<()> {
         refuse_mixed(&runs)?;
     }
     let out = args.out.unwrap_or_else(|| args.dirs[0].clone());
-    write_summaries(&runs, &out)?;
+    write_summaries(&runs, &read_comparisons(&args.dirs)?, &out)?;
     println!("{} runs -> {}", runs.len(), out.join("summary.md").display());
     Ok(())
 }

@@ -50,7 +50,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
     args.knobs.apply(&mut cfg);
     let cfg = cfg.validate()?;
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results/runs").join(run_name(&cfg)));
-    train_into(&args, &cfg, &out, args.common.data_dir(), None)
+    let data_dir = args.common.data_dir(cfg.dataset)?;
+    train_into(&args, &cfg, &out, data_dir, None)
 }
 
 fn resume(args: &TrainArgs, dir: &Path) -> Result<()> {
@@ -75,7 +76,7 @@ fn resume(args: &TrainArgs, dir: &Path) -> Result<()> {
     let cfg = record.config.validate()?;
     let data_dir = match (&args.common.data_dir, record.data_dir) {
         (None, Some(recorded)) => recorded,
-        _ => args.common.data_dir(),
+        _ => args.common.data_dir(cfg.dataset)?,
     };
     train_into(args, &cfg, dir, data_dir, Some(&lock))
 }
@@ -90,7 +91,8 @@ fn train_into(
 ) -> Result<()> {
     let resume = resume_lock.is_some();
     note_missing_validation(cfg, args.common.quiet);
-    let (blas_core, blas_threads) = args.common.setup_blas();
+    let (blas_core, threads) = (args.common.setup_blas(), args.common.threads());
+    args.common.log_threads(&blas_core, threads);
     let mnist = load(&data_dir)?;
     let opts = RunOptions {
         data_dir,
@@ -99,7 +101,7 @@ fn train_into(
         checkpoint_every: args.checkpoints.checkpoint_every,
         quiet: args.common.quiet,
         blas_core,
-        blas_threads,
+        threads,
     };
     let result = match resume_lock {
         Some(lock) => run_in_locked_dir(cfg, &mnist, out, &opts, lock)?,

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ActivationKind, FirstLayer, InitKind, Kernels, NormStats, Precision, RngKind, TrainConfig};
+use super::{ActivationKind, DatasetName, FirstLayer, InitKind, Kernels, NormStats, Precision, RngKind, TrainConfig};
 
 /// Values to change in a [`TrainConfig`]; `None` keeps the value underneath.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
@@ -90,6 +90,15 @@ pub struct Overrides {
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub val_from_train: Option<usize>,
+    /// The data set: mnist (bundled) or fashion-mnist (Debian's dataset-fashion-mnist).
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<DatasetName>,
+    /// Per-layer diagnostics at every check into layers.csv (gradient, weight and update norms,
+    /// activation statistics).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<bool>,
 }
 
 /// Applies every `Some` field of `$from` onto `$to`, for the listed fields.
@@ -105,7 +114,8 @@ impl Overrides {
         merge!(self, cfg;
             hidden, activation, init, lr, momentum, batch_size, epochs, patience, early_stopping,
             checks_per_epoch, validation, restore_best, seed, rng, precision, train_size, val_size,
-            norm_stats, kernels, first_layer, val_from_train,
+            norm_stats, kernels, first_layer, val_from_train, dataset,
+            diagnostics,
         );
     }
 
@@ -151,6 +161,8 @@ mod tests {
             kernels: Kernels::Reference,
             first_layer: FirstLayer::Sparse,
             val_from_train: 500,
+            dataset: DatasetName::FashionMnist,
+            diagnostics: true,
         }
     }
 

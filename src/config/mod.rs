@@ -85,6 +85,16 @@ pub enum FirstLayer {
     Sparse,
 }
 
+/// A named data set: where its four IDX files are found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatasetName {
+    /// The MNIST digits shipped with the project (data/mnist).
+    Mnist,
+    /// Zalando's Fashion-MNIST (Debian package dataset-fashion-mnist, installed by `make setup`).
+    FashionMnist,
+}
+
 /// Every knob of a run. Defaults are the 2021 basic model (task 2c). New knobs go at the end: the
 /// summary's columns follow this order and are only ever appended to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,6 +131,12 @@ pub struct TrainConfig {
     /// evaluate the test set (the last `val_size` test images) once at the end. 0: validate on the
     /// test set, as the 2021 study did.
     pub val_from_train: usize,
+    /// The data set; a `--data-dir` given at run time replaces its directory (the fingerprint
+    /// records what the files held).
+    pub dataset: DatasetName,
+    /// Write `layers.csv`: per-layer gradient, weight and update norms and activation statistics
+    /// at every validation check (training itself is unchanged).
+    pub diagnostics: bool,
 }
 
 impl Default for TrainConfig {
@@ -147,6 +163,8 @@ impl Default for TrainConfig {
             kernels: Kernels::Fast,
             first_layer: FirstLayer::Auto,
             val_from_train: 0,
+            dataset: DatasetName::Mnist,
+            diagnostics: false,
         }
     }
 }

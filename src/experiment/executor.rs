@@ -4,9 +4,10 @@
 //! checkpoint.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
-use rayon::prelude::*;
-
+use super::data_sets::DataSets;
 use super::fingerprint::{Fingerprint, Staleness};
 use super::run::{read_json, read_record, run_in_locked_dir, FailedRun, RunOptions, RunResult};
 use super::run_dir::{holder, RunLock, FAILED_FILE, SUMMARY_FILE};
@@ -75,12 +76,14 @@ pub fn check_conflicts(runs: &[RunSpec], out: &Path) -> Result<(), TrainError> {
     Ok(())
 }
 
-/// Runs `runs` into `out/<id>/` on a pool of `jobs` workers, one OpenBLAS thread each. Finished
-/// current runs are skipped unless `force`; stale ones follow `stale`; unfinished ones resume.
-/// `on_done` sees each run as it finishes.
+/// Runs `runs` into `out/<id>/` on `jobs` workers, each run on a pool of `opts.threads` threads
+/// of its own. Finished current runs are skipped unless `force`; stale ones follow `stale`;
+/// unfinished ones resume. `on_done` sees each run as it finishes. The workers are plain threads,
+/// not a rayon pool: a rayon worker waiting for a run's pool would steal and start another run
+/// meanwhile, and more threads than `jobs x threads` would compute at once.
 pub fn execute(
     runs: &[RunSpec],
-    mnist: &Mnist,
+    data: &DataSets,
     out: &Path,
     jobs: usize,
     opts: &RunOptions,
@@ -91,21 +94,26 @@ pub fn execute(
         check_conflicts(runs, out)?;
     }
     kernels::blas::set_threads(1);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).build().expect("thread pool");
-    let statuses = pool.install(|| {
-        runs.par_iter()
-            .with_max_len(1)
-            .map(|r| {
-                let status = run_one(r, mnist, &out.join(&r.id), opts, stale);
+    let next = AtomicUsize::new(0);
+    let done: Vec<Mutex<Option<RunStatus>>> = runs.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, runs.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(r) = runs.get(i) else { break };
+                let status = run_one(r, data, &out.join(&r.id), opts, stale);
                 on_done(r, &status);
-                status
-            })
-            .collect()
+                *done[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
+            });
+        }
     });
-    Ok(statuses)
+    Ok(done.into_iter().map(|s| s.into_inner().unwrap_or_else(|e| e.into_inner()).expect("every run ran")).collect())
 }
 
-fn run_one(r: &RunSpec, mnist: &Mnist, dir: &Path, opts: &RunOptions, stale: StalePolicy) -> RunStatus {
+fn run_one(r: &RunSpec, data: &DataSets, dir: &Path, opts: &RunOptions, stale: StalePolicy) -> RunStatus {
+    let Some((data_dir, mnist)) = data.get(r.config.dataset) else {
+        return RunStatus::Failed(format!("the {:?} data set was not loaded", r.config.dataset));
+    };
     // Everything below reads and writes the directory under its lock.
     let lock = match RunLock::try_acquire(dir) {
         Ok(Some(lock)) => lock,
@@ -142,7 +150,7 @@ fn run_one(r: &RunSpec, mnist: &Mnist, dir: &Path, opts: &RunOptions, stale: Sta
     // Anything else in the directory is this program's unfinished or outdated run: continue it
     // from its checkpoint when that belongs to this very run, else start over.
     let resume = replaced.is_empty();
-    let run_opts = RunOptions { force: true, resume, quiet: true, ..opts.clone() };
+    let run_opts = RunOptions { force: true, resume, quiet: true, data_dir: data_dir.to_path_buf(), ..opts.clone() };
     match run_in_locked_dir(&r.config, mnist, dir, &run_opts, &lock) {
         Ok(result) => RunStatus::Done { result, replaced },
         Err(e) => RunStatus::Failed(e.to_string()),

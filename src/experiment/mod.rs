@@ -2,6 +2,8 @@
 //! run in parallel ([`executor`]) and summarised ([`summary`]), the study's presets
 //! ([`presets`]) and the report's table ([`reproduce`]).
 
+pub mod compare;
+pub mod data_sets;
 pub mod executor;
 pub mod fingerprint;
 pub mod inference;

@@ -7,6 +7,7 @@ use super::executor::RunStatus;
 use super::fingerprint::describe;
 use super::sweep_file::RunSpec;
 use crate::error::TrainError;
+use crate::train::diagnostics::LayerRow;
 use crate::train::log::{CheckRow, RunSink, StepRow};
 
 /// Steps between bar updates (keeps the bar off the hot path).
@@ -49,6 +50,10 @@ impl RunSink for WithProgress<'_> {
             row.epoch, row.val_loss, row.val_acc, row.train_acc
         ));
         self.inner.check(row)
+    }
+
+    fn layers(&mut self, rows: &[LayerRow]) -> Result<(), TrainError> {
+        self.inner.layers(rows)
     }
 
     fn checkpoint(&mut self, bytes: &dyn Fn() -> Vec<u8>) -> Result<(), TrainError> {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::fingerprint::{describe, Fingerprint, Staleness};
 use super::progress::WithProgress;
 use super::run_dir::{write_json_atomic, RunLock, RunWriter, CHECKPOINT_FILE, CONFIG_FILE, FAILED_FILE};
-use crate::config::{Precision, RunConfig, TrainConfig};
+use crate::config::{DatasetName, Precision, RunConfig, TrainConfig};
 use crate::data::{self, Mnist, Normalization};
 use crate::error::TrainError;
 use crate::nn::model_file::{self, ModelMeta};
@@ -31,7 +31,10 @@ pub struct RunOptions {
     pub checkpoint_every: usize,
     pub quiet: bool,
     pub blas_core: String,
-    pub blas_threads: usize,
+    /// Threads the run trains on: the rayon pool it runs in, which the plan splits large
+    /// operations over (OpenBLAS itself always runs one thread). Not part of the fingerprint:
+    /// results do not depend on it.
+    pub threads: usize,
 }
 
 /// `config.json`: the resolved configuration plus the facts a reader needs to interpret the logs.
@@ -51,7 +54,8 @@ pub struct RunRecord<'a> {
     pub steps_per_epoch: usize,
     pub steps_per_check: usize,
     pub blas_core: &'a str,
-    pub blas_threads: usize,
+    /// Threads the run trained on (information, outside the fingerprint).
+    pub threads: usize,
 }
 
 /// What `config.json` tells about a run written earlier.
@@ -104,8 +108,8 @@ pub fn run_to_dir(cfg: &RunConfig, mnist: &Mnist, out: &Path, opts: &RunOptions)
     run_in_locked_dir(cfg, mnist, out, opts, &lock)
 }
 
-/// [`run_to_dir`] in a directory this process has locked. The one place a run's precision picks
-/// the element type.
+/// [`run_to_dir`] in a directory this process has locked, on a pool of `opts.threads` threads of
+/// its own (the caller's thread waits). The one place a run's precision picks the element type.
 pub fn run_in_locked_dir(
     cfg: &RunConfig,
     mnist: &Mnist,
@@ -113,10 +117,14 @@ pub fn run_in_locked_dir(
     opts: &RunOptions,
     _lock: &RunLock,
 ) -> Result<RunResult, TrainError> {
-    match cfg.precision {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads.max(1))
+        .build()
+        .map_err(|e| TrainError::Threads(e.to_string()))?;
+    pool.install(|| match cfg.precision {
         Precision::F32 => run_typed::<f32>(cfg, mnist, out, opts),
         Precision::F64 => run_typed::<f64>(cfg, mnist, out, opts),
-    }
+    })
 }
 
 /// Refuses a run that cannot fit in memory (its network and the forms of its data that `plan`
@@ -191,7 +199,7 @@ fn run_typed<T: Element>(
         steps_per_epoch: cfg.steps_per_epoch(),
         steps_per_check: cfg.steps_per_check(),
         blas_core: &opts.blas_core,
-        blas_threads: opts.blas_threads,
+        threads: opts.threads,
     };
     let (resume, restarted) = if opts.resume {
         match checkpoint_of::<T>(out, &fingerprint, cfg, inputs, splits.train.len())? {
@@ -206,9 +214,13 @@ fn run_typed<T: Element>(
         (None, Vec::new())
     };
     let resumed_at = resume.as_ref().map(|c| c.meta.steps);
+    // Diagnostics rows come with checks, one per layer.
+    let layer_rows = cfg.diagnostics.then_some(cfg.hidden.len() + 1);
     let mut writer = match &resume {
-        Some(c) => RunWriter::resume(out, c.meta.steps, c.meta.checks, opts.checkpoint_every)?,
-        None => RunWriter::create(out, &record, opts.force || opts.resume, opts.checkpoint_every)?,
+        Some(c) => RunWriter::resume(out, c.meta.steps, c.meta.checks, opts.checkpoint_every, layer_rows)?,
+        None => {
+            RunWriter::create(out, &record, opts.force || opts.resume, opts.checkpoint_every, layer_rows.is_some())?
+        }
     };
     let total_steps = cfg.epochs.saturating_mul(cfg.steps_per_epoch());
     let result = {
@@ -248,8 +260,12 @@ fn run_typed<T: Element>(
 /// A stable directory name for a configuration, e.g. `h64-sigmoid-uniform-lr0.1-m0-b32-f64-s1`.
 pub fn run_name(cfg: &TrainConfig) -> String {
     let hidden: Vec<String> = cfg.hidden.iter().map(|h| h.to_string()).collect();
+    let dataset = match cfg.dataset {
+        DatasetName::Mnist => String::new(),
+        other => format!("{}-", flag_name(&other)),
+    };
     format!(
-        "h{}-{}-{}-lr{}-m{}-b{}-{}-s{}",
+        "{dataset}h{}-{}-{}-lr{}-m{}-b{}-{}-s{}",
         hidden.join("x"),
         flag_name(&cfg.activation),
         flag_name(&cfg.init),

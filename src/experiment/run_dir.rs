@@ -15,11 +15,14 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::TrainError;
+use crate::train::diagnostics::{LayerRow, LAYER_COLUMNS};
 use crate::train::log::{CheckRow, RunSink, StepRow, Summary, CHECK_COLUMNS, STEP_COLUMNS};
 
 pub const CONFIG_FILE: &str = "config.json";
 pub const STEPS_FILE: &str = "steps.csv";
 pub const CHECKS_FILE: &str = "checks.csv";
+/// Per-layer diagnostics at every check (runs with `diagnostics` only).
+pub const LAYERS_FILE: &str = "layers.csv";
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
 pub const MODEL_FILE: &str = "model.safetensors";
 pub const BEST_FILE: &str = "best.safetensors";
@@ -30,8 +33,17 @@ pub const FAILED_FILE: &str = "failed.json";
 
 /// Every file this program writes into a run directory (final names); `--force` removes these,
 /// their `.partial` and `.tmp` siblings, and nothing else.
-pub const RUN_FILES: &[&str] =
-    &[SUMMARY_FILE, CONFIG_FILE, STEPS_FILE, CHECKS_FILE, CHECKPOINT_FILE, MODEL_FILE, BEST_FILE, FAILED_FILE];
+pub const RUN_FILES: &[&str] = &[
+    SUMMARY_FILE,
+    CONFIG_FILE,
+    STEPS_FILE,
+    CHECKS_FILE,
+    LAYERS_FILE,
+    CHECKPOINT_FILE,
+    MODEL_FILE,
+    BEST_FILE,
+    FAILED_FILE,
+];
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
     move |source| TrainError::Output { path: path.to_path_buf(), source }
@@ -177,6 +189,8 @@ pub struct RunWriter {
     dir: PathBuf,
     steps: CsvLog,
     checks: CsvLog,
+    /// `layers.csv`, when the run has diagnostics.
+    layers: Option<CsvLog>,
     /// Write a checkpoint at every this many validation checks (0: never).
     checkpoint_every: usize,
     checks_seen: usize,
@@ -184,12 +198,14 @@ pub struct RunWriter {
 
 impl RunWriter {
     /// Creates `dir` and writes `config.json`. Refuses a directory that already holds a run unless
-    /// `force`, in which case the old run's files are removed first.
+    /// `force`, in which case the old run's files are removed first. `layers`: whether the run
+    /// writes `layers.csv`.
     pub fn create<C: Serialize>(
         dir: &Path,
         config: &C,
         force: bool,
         checkpoint_every: usize,
+        layers: bool,
     ) -> Result<Self, TrainError> {
         if holds_run(dir) {
             if !force {
@@ -203,17 +219,26 @@ impl RunWriter {
             dir: dir.to_path_buf(),
             steps: CsvLog::create(dir, STEPS_FILE, STEP_COLUMNS)?,
             checks: CsvLog::create(dir, CHECKS_FILE, CHECK_COLUMNS)?,
+            layers: if layers { Some(CsvLog::create(dir, LAYERS_FILE, LAYER_COLUMNS)?) } else { None },
             checkpoint_every,
             checks_seen: 0,
         })
     }
 
-    /// Reopens the run in `dir` at a checkpoint that counted `steps` and `checks` log rows.
-    pub fn resume(dir: &Path, steps: usize, checks: usize, checkpoint_every: usize) -> Result<Self, TrainError> {
+    /// Reopens the run in `dir` at a checkpoint that counted `steps` and `checks` log rows;
+    /// `layers`: the diagnostics rows per check, when the run has them.
+    pub fn resume(
+        dir: &Path,
+        steps: usize,
+        checks: usize,
+        checkpoint_every: usize,
+        layers: Option<usize>,
+    ) -> Result<Self, TrainError> {
         Ok(Self {
             dir: dir.to_path_buf(),
             steps: CsvLog::resume(dir, STEPS_FILE, steps)?,
             checks: CsvLog::resume(dir, CHECKS_FILE, checks)?,
+            layers: layers.map(|per_check| CsvLog::resume(dir, LAYERS_FILE, checks * per_check)).transpose()?,
             checkpoint_every,
             checks_seen: checks,
         })
@@ -245,7 +270,8 @@ impl RunWriter {
     /// Renames the logs to their final names.
     fn publish_logs(self) -> Result<(), TrainError> {
         self.steps.finish()?;
-        self.checks.finish()
+        self.checks.finish()?;
+        self.layers.map_or(Ok(()), CsvLog::finish)
     }
 }
 
@@ -284,6 +310,11 @@ impl RunSink for RunWriter {
         self.checks.row(row)
     }
 
+    fn layers(&mut self, rows: &[LayerRow]) -> Result<(), TrainError> {
+        let log = self.layers.as_mut().expect("layers.csv is open in a run with diagnostics");
+        rows.iter().try_for_each(|row| log.row(row))
+    }
+
     fn checkpoint(&mut self, bytes: &dyn Fn() -> Vec<u8>) -> Result<(), TrainError> {
         self.checks_seen += 1;
         if self.checkpoint_every == 0 || !self.checks_seen.is_multiple_of(self.checkpoint_every) {
@@ -292,6 +323,9 @@ impl RunSink for RunWriter {
         // The rows the checkpoint counts must be on disk before it is.
         self.steps.sync()?;
         self.checks.sync()?;
+        if let Some(layers) = self.layers.as_mut() {
+            layers.sync()?;
+        }
         write_atomic(&self.dir.join(CHECKPOINT_FILE), &bytes())
     }
 }

@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::compare::{mean_std, welch, Comparison};
 use super::executor::read_summary;
 use super::fingerprint::{Fingerprint, SOURCE};
 use super::presets;
 use super::run::{read_json, read_record, FailedRun};
-use super::run_dir::write_atomic;
 use super::run_dir::FAILED_FILE;
+use super::run_dir::{write_atomic, write_json_atomic};
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::train::log::Summary;
@@ -73,6 +74,9 @@ pub const COLUMNS: &[&str] = &[
     "fingerprint",
     "source",
     "data",
+    "dataset",
+    "diagnostics",
+    "threads",
 ];
 
 /// A value as one CSV cell: lists joined with `x` (hidden 60x60), strings bare, null empty.
@@ -166,9 +170,38 @@ pub fn collect_runs(dirs: &[PathBuf]) -> Result<Scan, TrainError> {
     Ok(scan)
 }
 
+/// The comparisons a sweep declared, kept beside its runs for `mlp report`.
+pub const COMPARISONS_FILE: &str = "comparisons.json";
+
+/// The comparisons recorded in the first of `dirs` that has them (none when none has).
+pub fn read_comparisons(dirs: &[PathBuf]) -> Result<Vec<Comparison>, TrainError> {
+    for dir in dirs {
+        let path = dir.join(COMPARISONS_FILE);
+        let found = read_json::<Vec<Comparison>>(&path)
+            .map_err(|reason| TrainError::Input { path: path.clone(), source: std::io::Error::other(reason) })?;
+        if let Some(c) = found {
+            return Ok(c);
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// Records `comparisons` in `out` (removes a stale record when there are none).
+pub fn write_comparisons(comparisons: &[Comparison], out: &Path) -> Result<(), TrainError> {
+    let path = out.join(COMPARISONS_FILE);
+    if comparisons.is_empty() {
+        return match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(TrainError::Output { path, source: e }),
+            _ => Ok(()),
+        };
+    }
+    std::fs::create_dir_all(out).map_err(|source| TrainError::Output { path: out.into(), source })?;
+    write_json_atomic(&path, &comparisons)
+}
+
 /// Writes `summary.csv` (one row per run) and `summary.md` (report-style table; runs that differ
-/// only in seed are grouped as mean +- std) into `out`.
-pub fn write_summaries(runs: &[CollectedRun], out: &Path) -> Result<(), TrainError> {
+/// only in seed are grouped as mean +- std; then `comparisons`, if any) into `out`.
+pub fn write_summaries(runs: &[CollectedRun], comparisons: &[Comparison], out: &Path) -> Result<(), TrainError> {
     std::fs::create_dir_all(out).map_err(|source| TrainError::Output { path: out.into(), source })?;
     let csv_path = out.join("summary.csv");
     let csv_err = |source| TrainError::Csv { path: csv_path.clone(), source };
@@ -179,14 +212,11 @@ pub fn write_summaries(runs: &[CollectedRun], out: &Path) -> Result<(), TrainErr
     }
     let bytes = w.into_inner().map_err(|e| TrainError::Output { path: csv_path.clone(), source: e.into_error() })?;
     write_atomic(&csv_path, &bytes)?;
-    write_atomic(&out.join("summary.md"), summary_markdown(runs).as_bytes())
-}
-
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let var = if v.len() > 1 { v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
-    (mean, var.sqrt())
+    let mut md = summary_markdown(runs);
+    if !comparisons.is_empty() {
+        md += &comparisons_markdown(comparisons, runs);
+    }
+    write_atomic(&out.join("summary.md"), md.as_bytes())
 }
 
 /// The report-style table; groups runs whose configs differ only in the seed. A run made by other
@@ -238,9 +268,68 @@ pub fn summary_markdown(runs: &[CollectedRun]) -> String {
 }
 
 /// `all-s3` -> `all`.
-fn strip_seed(id: &str) -> &str {
+pub fn strip_seed(id: &str) -> &str {
     match id.rsplit_once("-s") {
         Some((head, seed)) if !seed.is_empty() && seed.chars().all(|c| c.is_ascii_digit()) => head,
         _ => id,
+    }
+}
+
+/// The finished runs of a sweep entry: id `name` or `name-s<seed>`.
+fn side<'a>(runs: &'a [CollectedRun], name: &str) -> Vec<&'a CollectedRun> {
+    runs.iter().filter(|r| strip_seed(&r.id) == name).collect()
+}
+
+/// The "Comparisons" section of summary.md: one row per comparison and metric.
+pub fn comparisons_markdown(comparisons: &[Comparison], runs: &[CollectedRun]) -> String {
+    let mut md = String::from(
+        "\n## Comparisons\n\nTreatment minus baseline over seeds: difference of means, its 95% confidence \
+         interval and Welch's t-test p-value (two-sided). `acc_gap` = final training minus validation \
+         accuracy; `stop_epoch` counts a run that never stopped as its epoch limit.\n\n| comparison | metric | baseline (n) | treatment (n) | difference | 95% CI | p |\n\
+         |---|---|---|---|---|---|---|\n",
+    );
+    for c in comparisons {
+        let (base, treat) = (side(runs, &c.baseline), side(runs, &c.treatment));
+        let label = c.label();
+        let honest = base.iter().chain(&treat).all(|r| r.summary.final_test_acc.is_some());
+        for m in c.metrics(honest) {
+            let values = |rs: &[&CollectedRun]| -> Option<Vec<f64>> {
+                rs.iter().map(|r| m.of(&r.summary, r.config.epochs)).collect()
+            };
+            let (Some(a), Some(b)) = (values(&base), values(&treat)) else {
+                md += &format!("| {label} | {} | - | - | a run lacks this metric | | |\n", m.name());
+                continue;
+            };
+            let cell = |v: &[f64], who: &str| match v.len() {
+                0 => format!("no runs of `{who}`"),
+                n => {
+                    let (mean, sd) = mean_std(v);
+                    format!("{mean:.4} ± {sd:.4} ({n})")
+                }
+            };
+            let stats = match welch(&a, &b) {
+                Some(w) => format!("{:+.4} | [{:+.4}, {:+.4}] | {}", w.diff, w.ci.0, w.ci.1, p_value(w.p)),
+                None if a.is_empty() || b.is_empty() => "- | - | -".into(),
+                None => format!(
+                    "{:+.4} | - | n/a (fewer than 2 runs a side, or no spread)",
+                    mean_std(&b).0 - mean_std(&a).0
+                ),
+            };
+            md += &format!(
+                "| {label} | {} | {} | {} | {stats} |\n",
+                m.name(),
+                cell(&a, &c.baseline),
+                cell(&b, &c.treatment)
+            );
+        }
+    }
+    md
+}
+
+fn p_value(p: f64) -> String {
+    if p < 1e-4 {
+        format!("{p:.1e}")
+    } else {
+        format!("{p:.4}")
     }
 }

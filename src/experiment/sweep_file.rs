@@ -2,6 +2,7 @@
 //!
 //! ```toml
 //! name = "study"                 # optional, default: the file name
+//! threads = 2                    # optional: threads per run (like `mlp sweep --threads`)
 //! [base]                         # any knob (`mlp::config::Overrides`), applied to every run
 //! rng = "numpy"
 //! [axes]                         # cartesian product over lists of values ...
@@ -10,12 +11,18 @@
 //! [[run]]                        # ... and/or explicit runs, optionally from a preset
 //! name = "all"
 //! preset = "all"
+//! seeds = 5                      # optional: every run over seeds 1..=5 (as `--seeds 5`)
+//! [[compare]]                    # optional: summary.md tests treatment against baseline
+//! name = "all three tricks"      #   over the seeds (`super::compare::Comparison`)
+//! baseline = "basic"
+//! treatment = "all"
 //! ```
 //! Every run is resolved as: defaults, then `base`, then the run's preset, then its own keys
 //! (or its axis values). Run ids come from the config, never from the machine or the thread.
 
 use std::path::{Path, PathBuf};
 
+use super::compare::Comparison;
 use super::presets;
 use crate::config::{Overrides, RunConfig, TrainConfig};
 
@@ -44,25 +51,38 @@ pub struct RunSpec {
 #[serde(deny_unknown_fields)]
 struct SweepFile {
     name: Option<String>,
+    threads: Option<u64>,
     #[serde(default)]
     base: toml::Table,
     #[serde(default)]
     axes: toml::Table,
     #[serde(default)]
     run: Vec<toml::Table>,
+    seeds: Option<usize>,
+    #[serde(default)]
+    compare: Vec<Comparison>,
 }
 
 /// A parsed sweep: its name and its runs in a deterministic order.
 #[derive(Debug, Clone)]
 pub struct Sweep {
     pub name: String,
+    /// Threads per run the file asks for: how the runs execute, not what they compute (no run's
+    /// config or id depends on it).
+    pub threads: Option<usize>,
     pub runs: Vec<RunSpec>,
+    /// Seeds 1..=n for every run, when the file asks for them (`--seeds` replaces it).
+    pub seeds: Option<usize>,
+    pub comparisons: Vec<Comparison>,
 }
 
 /// The knobs a table sets; unknown keys and wrong types are errors naming the key and value.
 fn overrides(table: &toml::Table) -> Result<Overrides, String> {
     let known = Overrides::keys();
     for (k, v) in table {
+        if k == "threads" {
+            return Err("`threads` is a top-level key (how the runs execute, not what they compute)".into());
+        }
         if !known.contains(k) {
             return Err(format!("unknown key `{k}` (known keys: {})", known.join(", ")));
         }
@@ -89,7 +109,7 @@ fn id_part(v: &toml::Value) -> String {
 pub const MAX_ID_LEN: usize = 200;
 
 /// Files a sweep writes next to its run directories, which no run id may name.
-const SWEEP_FILES: &[&str] = &["summary.csv", "summary.md"];
+const SWEEP_FILES: &[&str] = &["summary.csv", "summary.md", "comparisons.json"];
 
 /// Run ids name directories: `[A-Za-z0-9._-]+`, not `.` or `..`, not a sweep file's name, at most
 /// [`MAX_ID_LEN`] characters.
@@ -171,11 +191,27 @@ impl Sweep {
         if let Some((dup, _)) = runs.iter().find(|(id, _)| !seen.insert(id.clone())) {
             return Err(format!("two runs are named `{dup}`"));
         }
-        let runs = runs
+        let runs: Vec<RunSpec> = runs
             .into_iter()
             .map(|(id, cfg)| Ok(RunSpec { config: cfg.validate().map_err(|e| format!("run `{id}`: {e}"))?, id }))
             .collect::<Result<_, String>>()?;
-        Ok(Self { name: file.name.unwrap_or_else(|| default_name.to_string()), runs })
+        for (i, c) in file.compare.iter().enumerate() {
+            for (role, id) in [("baseline", &c.baseline), ("treatment", &c.treatment)] {
+                if !runs.iter().any(|r| r.id == *id) {
+                    return Err(format!("[[compare]] #{}: {role} `{id}` is not a run of this file", i + 1));
+                }
+            }
+        }
+        if file.seeds == Some(0) {
+            return Err("seeds = 0: give at least 1".into());
+        }
+        let name = file.name.unwrap_or_else(|| default_name.to_string());
+        let threads = match file.threads {
+            Some(0) => return Err("bad value threads = 0: a run needs at least one thread".into()),
+            Some(t) => Some(usize::try_from(t).map_err(|_| format!("bad value threads = {t}"))?),
+            None => None,
+        };
+        Ok(Self { name, threads, runs, seeds: file.seeds, comparisons: file.compare })
     }
 
     /// Repeats every run over seeds 1..=n, with ids suffixed `-s<seed>`; refused above `max_runs`

@@ -6,7 +6,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use super::mlp::{Input, Mlp, Rows};
-use super::plan::FirstLayerEval;
+use super::plan::{FirstLayerEval, Threads};
 use crate::config::CLASSES;
 use crate::data::Dataset;
 use kernels::layers;
@@ -106,9 +106,9 @@ impl<T: Element> Mlp<T> {
             let (c, oc) = (self.sizes[l], self.sizes[l + 1]);
             // pong (R, OC) = ping (R, C) @ W_l, then f in place for hidden layers
             if l == 0 {
-                self.first_layer_forward(&mut pong[..r * oc], offset, None, &input, r);
+                self.first_layer_forward(Threads::ONE, &mut pong[..r * oc], offset, None, &input, r);
             } else {
-                layers::linear_forward(&mut pong[..r * oc], &ping[..r * c], self.w(l), r, c, oc);
+                layers::linear_forward(1, &mut pong[..r * oc], &ping[..r * c], self.w(l), r, c, oc);
             }
             if l + 1 < self.layers() {
                 layers::activation_forward_inplace(self.activation, math, &mut pong[..r * oc]);

@@ -7,11 +7,12 @@
 
 use std::ops::Range;
 
-use super::plan::{FirstLayerEval, Plan};
+use super::plan::{FirstLayerEval, Plan, Threads};
 use crate::config::{ActivationKind, InitKind};
 use crate::data::{Forms, SparsePixels, SplitForms};
 use crate::rng::RunRng;
 use kernels::layers::{self, Activation};
+use kernels::par::{self, for_blocks};
 use kernels::sparse::{self, grouped};
 use kernels::Element;
 
@@ -105,6 +106,7 @@ impl<T: Element> Mlp<T> {
     /// weights), else computed into `offset`.
     pub(super) fn first_layer_forward(
         &self,
+        threads: Threads,
         out: &mut [T],
         offset: &mut [T],
         precomputed: Option<&[T]>,
@@ -114,7 +116,7 @@ impl<T: Element> Mlp<T> {
         let (c, oc) = (self.sizes[0], self.sizes[1]);
         let w = self.w(0);
         match input {
-            Input::Dense(x) => layers::linear_forward(out, x, w, r, c, oc),
+            Input::Dense(x) => layers::linear_forward(threads.gemm(r, oc, c), out, x, w, r, c, oc),
             Input::Sparse { pixels, rows } => {
                 let offset: &[T] = match precomputed {
                     Some(ready) => ready,
@@ -125,7 +127,13 @@ impl<T: Element> Mlp<T> {
                 };
                 match rows {
                     Rows::Batch(ix) => {
-                        sparse::sparse_linear_forward(out, &pixels.csr(), ix.iter().map(|&i| i as usize), w, offset, oc)
+                        let csr = pixels.csr();
+                        // Rows are independent: blocks of them over the pool.
+                        let ways = threads.sparse(r * oc);
+                        for_blocks(par::Rows(out, oc), ix.len(), ways, 1, &|rows, par::Rows(out, _)| {
+                            let ix = ix[rows].iter().map(|&i| i as usize);
+                            sparse::sparse_linear_forward(out, &csr, ix, w, offset, oc)
+                        });
                     }
                     Rows::Range(range) if pixels.groups_cover(range) => {
                         grouped::grouped_forward(out, &pixels.groups(), range.start, range.len(), w, offset, oc)

@@ -3,6 +3,7 @@
 //! [`workspace`]), and full-set evaluation ([`eval`]).
 
 pub mod eval;
+pub mod inspect;
 pub mod memory;
 pub mod mlp;
 pub mod model_file;

@@ -2,7 +2,7 @@
 //! over the buffers of a [`Workspace`]. The update belongs to the optimiser (`crate::train`).
 
 use super::mlp::{Input, Mlp};
-use super::plan::{FirstLayerTrain, InputGradient};
+use super::plan::{FirstLayerTrain, InputGradient, Threads};
 use super::workspace::Workspace;
 use crate::config::CLASSES;
 use kernels::layers;
@@ -18,17 +18,19 @@ impl<T: Element> Mlp<T> {
         assert_eq!(labels.len(), b, "one label per batch row");
         let last = self.layers() - 1;
         let math = self.plan.math();
+        let threads = Threads::current();
         for l in 0..=last {
             let (c, oc) = (self.sizes[l], self.sizes[l + 1]);
             // z[l] (B, OC) = inp (B, C) @ W_l (C, OC)
             if l == 0 {
-                self.first_layer_forward(&mut ws.z[0], &mut ws.offset, first_offset, input, b);
+                self.first_layer_forward(threads, &mut ws.z[0], &mut ws.offset, first_offset, input, b);
             } else {
-                layers::linear_forward(&mut ws.z[l], &ws.a[l - 1], self.w(l), b, c, oc);
+                layers::linear_forward(threads.gemm(b, oc, c), &mut ws.z[l], &ws.a[l - 1], self.w(l), b, c, oc);
             }
             // a[l] (B, OC) = f(z[l]) for hidden layers
             if l < last {
-                layers::activation_forward(self.activation, math, &mut ws.a[l], &ws.z[l]);
+                let ways = threads.elementwise(b * oc);
+                layers::activation_forward(ways, self.activation, math, &mut ws.a[l], &ws.z[l]);
             }
         }
         // probs (B, K) = softmax(z[last]); loss = sum of -ln p[label]
@@ -42,6 +44,7 @@ impl<T: Element> Mlp<T> {
     pub fn backward(&self, ws: &mut Workspace<T>, input: &Input<T>, labels: &[u8]) {
         let last = self.layers() - 1;
         let math = self.plan.math();
+        let threads = Threads::current();
         // d[last] (B, K) = probs - onehot(labels)
         layers::softmax_crossentropy_backward(&mut ws.d[last], &ws.probs, labels, CLASSES);
         for l in (1..=last).rev() {
@@ -49,21 +52,28 @@ impl<T: Element> Mlp<T> {
             let (below, here) = ws.d.split_at_mut(l);
             let (dinp, dw, inp) = (&mut below[l - 1], &mut ws.grads[l], &ws.a[l - 1]);
             // dW_l (C, OC) = a[l-1]^T @ d[l] / B;  d[l-1] (B, C) = d[l] @ W_l^T
+            // The products are c x oc x B and B x c x oc: the same work, the same blocks.
+            let ways = threads.gemm(c, oc, ws.b);
             match self.plan.hidden_input_gradient {
                 InputGradient::TransposeFlag => {
-                    layers::linear_backward(Some(dinp), dw, &here[0], inp, self.w(l), ws.b, c, oc)
+                    layers::linear_backward(ways, Some(dinp), dw, &here[0], inp, self.w(l), ws.b, c, oc)
                 }
                 InputGradient::TransposedCopy => {
-                    layers::linear_backward_transposed(dinp, dw, &here[0], inp, self.w(l), &mut ws.wt, ws.b, c, oc)
+                    let wt = &mut ws.wt;
+                    layers::linear_backward_transposed(ways, dinp, dw, &here[0], inp, self.w(l), wt, ws.b, c, oc)
                 }
             }
             // d[l-1] *= f'(z[l-1])
-            layers::activation_backward(self.activation, math, &mut ws.d[l - 1], &ws.z[l - 1], &ws.a[l - 1]);
+            let (d, z, a) = (&mut ws.d[l - 1], &ws.z[l - 1], &ws.a[l - 1]);
+            layers::activation_backward(threads.elementwise(d.len()), self.activation, math, d, z, a);
         }
         // dW_0 (C, OC) = x^T @ d[0] / B
         let (c, oc) = (self.sizes[0], self.sizes[1]);
         match input {
-            Input::Dense(x) => layers::linear_backward(None, &mut ws.grads[0], &ws.d[0], x, self.w(0), ws.b, c, oc),
+            Input::Dense(x) => {
+                let ways = threads.gemm(c, oc, ws.b);
+                layers::linear_backward(ways, None, &mut ws.grads[0], &ws.d[0], x, self.w(0), ws.b, c, oc)
+            }
             Input::Sparse { pixels, rows } => {
                 ws.by_pixel.fill(&pixels.csr(), rows.iter());
                 if self.plan.first_layer_train != FirstLayerTrain::SparseFusedSgd {

@@ -1,5 +1,4 @@
-//! Makes OpenBLAS run its fast kernels and the intended number of threads, however the program
-//! is started.
+//! Makes OpenBLAS run its fast kernels on one thread per call, however the program is started.
 //!
 //! Debian's OpenBLAS 0.3.21 misdetects AVX-512 CPUs of this kind as "Prescott" (upstream
 //! OpenBLAS#4267) and then runs SSE3 kernels several times slower. OpenBLAS reads
@@ -47,8 +46,11 @@ pub fn ensure_fast_core() {
     eprintln!("mlp: warning: could not re-execute with OPENBLAS_CORETYPE={core} ({err}); continuing with the slow Prescott kernels");
 }
 
-/// Sets the OpenBLAS thread count and returns (core name, threads) for logging.
-pub fn configure(threads: usize) -> (String, usize) {
-    kernels::blas::set_threads(threads);
-    (kernels::blas::corename(), kernels::blas::threads())
+/// Keeps OpenBLAS on one thread per call and returns its core name for logging. A run's threads
+/// are its rayon pool: the plan splits large products over it, each block one single-threaded
+/// OpenBLAS call (OpenBLAS's own threads would also spin idle between calls, and its own split is
+/// not bit-identical to one thread in f64).
+pub fn configure() -> String {
+    kernels::blas::set_threads(1);
+    kernels::blas::corename()
 }

@@ -6,6 +6,9 @@
 //! * W3: evaluation (forward + cross entropy + accuracy) over 70000 images, [785, 64, 10].
 //! * W4: W1 plus the study's five validation passes per epoch (validation 10000 images and
 //!   training accuracy on 60000).
+//!
+//! A [`Shape`] replaces a training workload's hidden layers and batch size, and may time only the
+//! first steps of its shuffled epoch (the scaling benchmark, `scripts/bench_scaling.py`).
 
 use std::time::Instant;
 
@@ -13,9 +16,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{FirstLayer, Kernels, NormStats, Precision, RunConfig, TrainConfig};
 use crate::data::{self, Mnist, SplitForms, Splits};
-use crate::error::TrainError;
+use crate::error::{ConfigError, TrainError};
+use crate::rng::make_rng;
 use crate::rng::XoshiroRng;
 use crate::train::log::NullSink;
+use crate::train::stepper::Stepper;
 use crate::train::{init_model, train};
 use kernels::Element;
 
@@ -28,11 +33,28 @@ pub enum Workload {
     W4,
 }
 
+/// Changes to a workload's own shape; `None` keeps the workload's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shape {
+    pub hidden: Option<Vec<usize>>,
+    pub batch_size: Option<usize>,
+    /// Train only the first `steps` batches of the shuffled epoch (training workloads).
+    pub steps: Option<usize>,
+}
+
 impl Workload {
-    /// The training configuration of W1, W2 and W4 (W3 uses its layer sizes only).
-    pub fn config(self, precision: Precision, kernels: Kernels, first_layer: FirstLayer) -> RunConfig {
-        TrainConfig {
-            hidden: if self == Workload::W2 { vec![64; 10] } else { vec![64] },
+    /// The training configuration of W1, W2 and W4 (W3 uses its layer sizes only), in `shape`.
+    pub fn config(
+        self,
+        precision: Precision,
+        kernels: Kernels,
+        first_layer: FirstLayer,
+        shape: &Shape,
+    ) -> Result<RunConfig, TrainError> {
+        let own = if self == Workload::W2 { vec![64; 10] } else { vec![64] };
+        Ok(TrainConfig {
+            hidden: shape.hidden.clone().unwrap_or(own),
+            batch_size: shape.batch_size.unwrap_or(TrainConfig::default().batch_size),
             epochs: 1,
             train_size: 60000,
             val_size: 10000,
@@ -43,8 +65,7 @@ impl Workload {
             first_layer,
             ..TrainConfig::default()
         }
-        .validate()
-        .expect("the workloads are valid")
+        .validate()?)
     }
 }
 
@@ -53,16 +74,23 @@ pub fn splits<T: Element>(mnist: &Mnist) -> Result<Splits<'_, T>, TrainError> {
     Ok(data::split::<T>(mnist, 60000, 10000, 0, NormStats::FullTrain, SplitForms::ALL)?)
 }
 
-/// Runs `w` once on prepared data and returns its wall time in seconds (data preparation
-/// excluded).
+/// Runs `w` once on prepared data in `shape` and returns its wall time in seconds (data
+/// preparation excluded).
 pub fn run_once<T: Element>(
     w: Workload,
     splits: &Splits<T>,
     precision: Precision,
     kernels: Kernels,
     first_layer: FirstLayer,
+    shape: &Shape,
 ) -> Result<f64, TrainError> {
-    let cfg = w.config(precision, kernels, first_layer);
+    let cfg = w.config(precision, kernels, first_layer, shape)?;
+    if let (Some(steps), Workload::W3 | Workload::W4) = (shape.steps, w) {
+        return Err(invalid_steps(
+            steps,
+            "only W1 and W2 time a number of steps (W3 evaluates, W4 validates within the epoch)",
+        ));
+    }
     if w == Workload::W3 {
         let model = init_model::<T>(&cfg, splits.train.dim(), &mut XoshiroRng::new(1));
         let start = Instant::now();
@@ -72,5 +100,38 @@ pub fn run_once<T: Element>(
         std::hint::black_box((a, b));
         return Ok(elapsed);
     }
-    Ok(train::<T>(&cfg, splits, &mut NullSink, None)?.summary.train_wall_s)
+    match shape.steps {
+        Some(steps) => first_steps(&cfg, splits, steps),
+        None => Ok(train::<T>(&cfg, splits, &mut NullSink, None)?.summary.train_wall_s),
+    }
+}
+
+/// The wall time of the first `steps` batches of one shuffled epoch, as `train` steps them.
+fn first_steps<T: Element>(cfg: &RunConfig, splits: &Splits<T>, steps: usize) -> Result<f64, TrainError> {
+    let in_epoch = cfg.steps_per_epoch();
+    if steps == 0 || steps > in_epoch {
+        return Err(invalid_steps(steps, &format!("give 1 to {in_epoch}, the steps of one epoch at this batch size")));
+    }
+    let data = &splits.train;
+    let mut rng = make_rng(cfg.rng, cfg.seed);
+    let mut model = init_model::<T>(cfg, data.dim(), rng.as_mut());
+    let mut stepper = Stepper::new(&model, cfg.batch_size, cfg.lr, cfg.momentum);
+    let mut indices: Vec<u32> = (0..data.len() as u32).collect();
+    rng.shuffle(&mut indices);
+    let start = Instant::now();
+    let mut batches = indices.chunks_exact(cfg.batch_size).take(steps).peekable();
+    let mut loss = 0.0;
+    while let Some(batch) = batches.next() {
+        if let Some(next) = batches.peek() {
+            stepper.prefetch(&model, data, next);
+        }
+        loss += stepper.step(&mut model, data, batch);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    std::hint::black_box(loss);
+    Ok(elapsed)
+}
+
+fn invalid_steps(steps: usize, reason: &str) -> TrainError {
+    ConfigError { key: "steps", value: steps.to_string(), reason: reason.into() }.into()
 }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::diagnostics::LayerRow;
 use crate::error::TrainError;
 
 /// The header of `steps.csv`: [`StepRow`]'s fields.
@@ -58,12 +59,20 @@ pub struct Summary {
     pub final_test_loss: Option<f64>,
     #[serde(default)]
     pub final_test_acc: Option<f64>,
+    /// Threads the run trained on (information: no result depends on it); 0 in runs written
+    /// before it was recorded.
+    #[serde(default)]
+    pub threads: usize,
 }
 
 /// Receives the rows of a run as training produces them.
 pub trait RunSink {
     fn step(&mut self, row: &StepRow) -> Result<(), TrainError>;
     fn check(&mut self, row: &CheckRow) -> Result<(), TrainError>;
+    /// The diagnostics rows of the check just reported (runs with `diagnostics` only).
+    fn layers(&mut self, _rows: &[LayerRow]) -> Result<(), TrainError> {
+        Ok(())
+    }
     /// Offered after every validation check: `bytes` makes the checkpoint file. Sinks that keep no
     /// checkpoints ignore it.
     fn checkpoint(&mut self, _bytes: &dyn Fn() -> Vec<u8>) -> Result<(), TrainError> {

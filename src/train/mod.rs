@@ -3,6 +3,7 @@
 //! ([`optimizer`]); the stopping rule ([`early_stop`]); and what a run reports ([`log`]).
 
 pub mod checkpoint;
+pub mod diagnostics;
 pub mod early_stop;
 pub mod log;
 pub mod optimizer;
@@ -16,6 +17,7 @@ use crate::error::TrainError;
 use crate::nn::{Mlp, Plan};
 use crate::rng::{make_rng, restore_rng};
 use checkpoint::{Checkpoint, CheckpointMeta};
+use diagnostics::Diagnostics;
 use early_stop::{EarlyStopping, Verdict};
 use kernels::Element;
 use log::{CheckRow, RunSink, StepRow, Summary};
@@ -68,6 +70,7 @@ pub fn train<T: Element>(
         (step, checks, first_epoch, elapsed_before) = (ck.meta.steps, ck.meta.checks, ck.meta.epoch, ck.meta.elapsed_s);
     }
     let resumed_at = step;
+    let mut diagnostics = (cfg.diagnostics && validate).then(|| Diagnostics::new(&model, cfg.lr, val));
 
     let start = Instant::now();
     let elapsed = |start: &Instant| elapsed_before + start.elapsed().as_secs_f64();
@@ -91,6 +94,9 @@ pub fn train<T: Element>(
                 return Err(TrainError::Diverged { what: "the training loss", value: train_loss, step, epoch });
             }
             sink.step(&StepRow { step, epoch, train_loss })?;
+            if let Some(d) = diagnostics.as_mut() {
+                d.after_step(&model, &stepper, train);
+            }
             let check_now = validate && step % steps_per_check == 0;
             step += 1;
             if !check_now {
@@ -109,6 +115,9 @@ pub fn train<T: Element>(
             };
             // The check is logged even when it is the one that shows divergence.
             sink.check(&row)?;
+            if let Some(d) = diagnostics.as_mut() {
+                sink.layers(&d.check(&model, val, step - 1, epoch))?;
+            }
             checks += 1;
             for (what, value) in [("the validation loss", v.loss), ("the training-set loss", t.loss)] {
                 if !value.is_finite() {
@@ -165,6 +174,7 @@ pub fn train<T: Element>(
         restored_best,
         final_test_loss: test.map(|m| m.loss),
         final_test_acc: test.map(|m| m.accuracy),
+        threads: rayon::current_num_threads(),
     };
     Ok(Outcome { summary, model, best })
 }

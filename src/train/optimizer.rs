@@ -2,7 +2,7 @@
 //! of its state (the velocities, and the sparse first layer's offset that its fused step leaves
 //! for the next forward) and is the only code that changes the weights during training.
 
-use crate::nn::plan::FirstLayerTrain;
+use crate::nn::plan::{FirstLayerTrain, Threads};
 use crate::nn::{Input, Mlp, Workspace};
 use kernels::{optim, sparse, Element};
 
@@ -63,10 +63,12 @@ impl<T: Element> Optimizer<T> {
     /// `ws`.
     pub fn update(&mut self, model: &mut Mlp<T>, ws: &Workspace<T>, input: &Input<T>) {
         let from = usize::from(self.fused_first);
+        let threads = Threads::current();
         for (l, (w, g)) in model.weights.iter_mut().zip(&ws.grads).enumerate().skip(from) {
+            let ways = threads.elementwise(w.len());
             match self.velocity.get_mut(l) {
-                Some(v) => optim::momentum_update(w, v, g, self.lr, self.gamma),
-                None => optim::sgd_update(w, g, self.lr),
+                Some(v) => optim::momentum_update(ways, w, v, g, self.lr, self.gamma),
+                None => optim::sgd_update(ways, w, g, self.lr),
             }
         }
         if self.fused_first {

@@ -72,7 +72,7 @@ mod tests {
             let mut fast = vec![0.0; n * oc];
             sparse_linear_forward(&mut fast, &x, rows.iter().copied(), &w, &offset, oc);
             let mut want = vec![0.0; n * oc];
-            linear_forward(&mut want, &dense_rows, &w, n, c, oc);
+            linear_forward(1, &mut want, &dense_rows, &w, n, c, oc);
             assert_close(&fast, &want, 1e-10);
 
             let dout: Vec<f64> = rng.vec(n * oc);
@@ -84,13 +84,13 @@ mod tests {
             by_pixel.fill(&x, rows.iter().copied());
             sparse_linear_backward_weights(&mut dw, &by_pixel, &dout, c, oc, mu / sigma);
             let mut want_dw = vec![0.0; c * oc];
-            linear_backward(None, &mut want_dw, &dout, &dense_rows, &w, n, c, oc);
+            linear_backward(1, None, &mut want_dw, &dout, &dense_rows, &w, n, c, oc);
             assert_close(&dw, &want_dw, 1e-10);
 
             // The fused step equals gradient-then-update up to rounding, and leaves the new offset.
             let lr = 0.37;
             let mut want_w = w.clone();
-            crate::optim::sgd_update(&mut want_w, &dw, lr);
+            crate::optim::sgd_update(1, &mut want_w, &dw, lr);
             let mut want_offset = vec![0.0; oc];
             first_layer_offset(&mut want_offset, &want_w, c, oc, mu / sigma);
             let (mut fused_w, mut scratch) = (w.clone(), vec![0.0; 3 * oc]);

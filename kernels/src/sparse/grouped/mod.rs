@@ -202,7 +202,7 @@ mod tests {
                     let mut out = vec![T::from_f64(f64::NAN); rows * oc];
                     grouped_forward(&mut out, &x, first, rows, &w, &offset, oc);
                     let mut want = vec![T::ZERO; rows * oc];
-                    linear_forward(&mut want, &dense[first * c..], &w, rows, c, oc);
+                    linear_forward(1, &mut want, &dense[first * c..], &w, rows, c, oc);
                     assert_close(&out, &want, tol);
                 }
             }
