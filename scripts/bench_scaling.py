@@ -69,7 +69,7 @@ mlp_bin = BIN  # main() replaces it with a private copy
 
 def mlp_thread_flags(threads):
     """The one place that tells `mlp` its thread count."""
-    return ["--blas-threads", str(threads)]
+    return ["--threads", str(threads)]
 
 
 def parse_variant(v):
