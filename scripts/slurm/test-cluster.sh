@@ -276,12 +276,14 @@ t=$(date +%s.%N)
     fail "the unsharded mlp sweep failed"
 log "unsharded sweep in $(since "$t") s"
 
-# ---- 5. compare: rows sorted by run id, the wall-time column dropped ----
-canon() { # summary.csv -> header, then rows sorted by run id, without train_wall_s
+# ---- 5. compare: rows sorted by run id, the execution columns dropped ----
+# train_wall_s and threads say how a run was executed (a task's CPUs may differ from this shell's);
+# every other column must agree.
+canon() { # summary.csv -> header, then rows sorted by run id, without train_wall_s and threads
     awk -F, -v OFS=, '
-        NR == 1 { for (i = 1; i <= NF; i++) if ($i == "train_wall_s") c = i
-                  if (!c) { print "no train_wall_s column" > "/dev/stderr"; exit 2 } }
-        { out = ""; for (i = 1; i <= NF; i++) if (i != c) out = out (out == "" ? "" : OFS) $i
+        NR == 1 { for (i = 1; i <= NF; i++) if ($i == "train_wall_s" || $i == "threads") drop[i] = 1
+                  if (length(drop) != 2) { print "no train_wall_s or threads column" > "/dev/stderr"; exit 2 } }
+        { out = ""; for (i = 1; i <= NF; i++) if (!(i in drop)) out = out (out == "" ? "" : OFS) $i
           print (NR == 1 ? "0" : "1") "\t" out }' "$1" | LC_ALL=C sort -t$'\t' -k1,1 -k2,2 | cut -f2-
 }
 for f in "$sharded/summary.csv" "$tmp/merged/summary.csv" "$tmp/unsharded/summary.csv"; do
@@ -302,4 +304,4 @@ if ! diff -u "$tmp/unsharded.canon" "$tmp/merged.canon" >"$tmp/diff.txt"; then
     head -n 20 "$tmp/diff.txt"
     fail "mlp report's summary.csv differs from the unsharded one (diff above, $tmp/diff.txt)"
 fi
-verdict="PASS: $shards shards, $runs runs, merged summary equals the unsharded one (train_wall_s aside)"
+verdict="PASS: $shards shards, $runs runs, merged summary equals the unsharded one (train_wall_s and threads aside)"
