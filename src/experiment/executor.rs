@@ -80,7 +80,9 @@ pub fn check_conflicts(runs: &[RunSpec], out: &Path) -> Result<(), TrainError> {
 /// of its own. Finished current runs are skipped unless `force`; stale ones follow `stale`;
 /// unfinished ones resume. `on_done` sees each run as it finishes. The workers are plain threads,
 /// not a rayon pool: a rayon worker waiting for a run's pool would steal and start another run
-/// meanwhile, and more threads than `jobs x threads` would compute at once.
+/// meanwhile, and more threads than `jobs x threads` would compute at once. The biggest runs start
+/// first (longest processing time first), so that the sweep does not end on one long run while the
+/// other cores idle; statuses come back in the order of `runs`.
 pub fn execute(
     runs: &[RunSpec],
     data: &DataSets,
@@ -94,20 +96,31 @@ pub fn execute(
         check_conflicts(runs, out)?;
     }
     kernels::blas::set_threads(1);
+    let mut order: Vec<usize> = (0..runs.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(expected_work(&runs[i].config, data)));
     let next = AtomicUsize::new(0);
     let done: Vec<Mutex<Option<RunStatus>>> = runs.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..jobs.clamp(1, runs.len().max(1)) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(r) = runs.get(i) else { break };
-                let status = run_one(r, data, &out.join(&r.id), opts, stale);
-                on_done(r, &status);
-                *done[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
+            scope.spawn(|| {
+                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let r = &runs[i];
+                    let status = run_one(r, data, &out.join(&r.id), opts, stale);
+                    on_done(r, &status);
+                    *done[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
+                }
             });
         }
     });
     Ok(done.into_iter().map(|s| s.into_inner().unwrap_or_else(|e| e.into_inner()).expect("every run ran")).collect())
+}
+
+/// A run's work at most: weights x training images x epochs (early stopping usually ends it
+/// sooner, alike for similar runs).
+fn expected_work(cfg: &TrainConfig, data: &DataSets) -> u128 {
+    let inputs = data.get(cfg.dataset).map_or(0, |(_, m)| m.pixels() + 1);
+    let weights = crate::config::parameter_count(inputs, &cfg.hidden).unwrap_or(usize::MAX);
+    weights as u128 * cfg.train_size as u128 * cfg.epochs as u128
 }
 
 fn run_one(r: &RunSpec, data: &DataSets, dir: &Path, opts: &RunOptions, stale: StalePolicy) -> RunStatus {
