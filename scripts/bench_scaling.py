@@ -376,7 +376,7 @@ def render(raw):
         " (cold batches, no validation); median of"
         f" {raw['reps']} per variant and grid point, the variants interleaved in one run.",
         "Depth 1 is [785, w, 10], depth 2 [785, w, w, 10]; sigmoid, softmax + cross entropy, SGD."
-        " *1t/2t*: threads (mlp: OpenBLAS threads; numpy: OpenBLAS threads; torch:"
+        " *1t/2t*: threads (mlp: `--threads`, its rayon pool with one OpenBLAS thread per call; numpy: OpenBLAS threads; torch:"
         " `set_num_threads`). numpy and torch are float32 in both tables.",
         f"*roofline*: images/s x FLOPs per image (forward + backward + update, dense first layer)"
         f" / (threads x the single-thread peak of numpy's OpenBLAS in this run: sgemm"
