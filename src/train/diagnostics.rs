@@ -84,7 +84,7 @@ impl<T: Element> Diagnostics<T> {
             steps: 0,
             first_grad: if fused { vec![T::ZERO; model.weights[0].len()] } else { Vec::new() },
             probe: Workspace::new(&model.sizes, rows),
-            probe_x: if dense { val.rows(0..rows).to_vec() } else { Vec::new() },
+            probe_x: if dense { probe_rows(val, rows) } else { Vec::new() },
             probe_labels: val.labels[..rows].to_vec(),
         }
     }
@@ -143,4 +143,12 @@ impl<T: Element> Diagnostics<T> {
         self.steps = 0;
         out
     }
+}
+
+/// (P, C) the first `rows` dense rows of `val`, made from its raw pixels: the plan may train the
+/// first layer dense and evaluate it on another form, so `val` need not store dense rows.
+fn probe_rows<T: Element>(val: &Dataset<T>, rows: usize) -> Vec<T> {
+    let mut x = vec![T::ZERO; rows * val.dim()];
+    val.dense_rows(0..rows, &mut x);
+    x
 }
