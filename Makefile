@@ -72,13 +72,17 @@ reproduce-check: build
 reference-check: reproduce-check
 
 ## numpy-check: numpy (with the safetensors package, installed into .venv) reads the model file of a
-## fresh run and computes the run's validation accuracy
+## fresh run and computes the run's validation accuracy: the study's `all` model and a ReLU + AdamW +
+## dropout one
 numpy-check: build
 	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
 	@$(VENV)/bin/pip install -q -r scripts/requirements-model.txt
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 		$(BIN) train --preset all --epochs 3 --quiet --out "$$tmp/all" >/dev/null && \
-		$(VENV)/bin/python scripts/check_model_numpy.py "$$tmp/all"
+		$(VENV)/bin/python scripts/check_model_numpy.py "$$tmp/all" && \
+		$(BIN) train --activation relu --init he --optimizer adamw --lr 0.001 --weight-decay 0.01 \
+			--dropout 0.2 --epochs 2 --quiet --out "$$tmp/relu" >/dev/null && \
+		$(VENV)/bin/python scripts/check_model_numpy.py "$$tmp/relu"
 
 ## bench: criterion benchmarks (GEMM shapes and peak, sparse kernels, training steps, W1-W4)
 bench: build

@@ -40,7 +40,7 @@ fn steps<T: kernels::Element>(c: &mut Criterion, splits: &Splits<T>, precision: 
             let cfg =
                 TrainConfig { hidden: hidden.to_vec(), precision, kernels, first_layer, ..TrainConfig::default() };
             let mut model = init_model::<T>(&cfg, 785, &mut XoshiroRng::new(1));
-            let mut stepper = Stepper::new(&model, 32, 0.01, 0.0);
+            let mut stepper = Stepper::new(&model, &TrainConfig { lr: 0.01, ..cfg.clone() });
             let batches: Vec<Vec<u32>> =
                 (0..64u32).map(|b| (0..32u32).map(|i| (b * 937 + i * 1873) % 60000).collect()).collect();
             let mut k = 0;
@@ -48,7 +48,7 @@ fn steps<T: kernels::Element>(c: &mut Criterion, splits: &Splits<T>, precision: 
             g.bench_function(BenchmarkId::from_parameter(id), |bch| {
                 bch.iter(|| {
                     k = (k + 1) % batches.len();
-                    stepper.step(&mut model, &splits.train, &batches[k])
+                    stepper.step(&mut model, &splits.train, &batches[k], 0.01)
                 })
             });
         }

@@ -21,6 +21,13 @@ def idx(path: Path, offset: int) -> np.ndarray:
     return np.frombuffer(raw, np.uint8, offset=offset)
 
 
+ACTIVATIONS = {
+    "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+    "improved": lambda z: 1.7159 * np.tanh(2 * z / 3),
+    "relu": lambda z: np.maximum(z, 0),
+}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", type=Path)
@@ -39,7 +46,7 @@ def main() -> int:
     a = np.hstack([(x - float(meta["mean"])) / float(meta["std"]), np.ones((n, 1))])
     for w in weights[:-1]:
         z = a @ w
-        a = 1 / (1 + np.exp(-z)) if meta["activation"] == "sigmoid" else 1.7159 * np.tanh(2 * z / 3)
+        a = ACTIVATIONS[meta["activation"]](z)
     accuracy = float(np.mean((a @ weights[-1]).argmax(axis=1) == y))
     want = json.loads((args.run / "summary.json").read_text())["final_val_acc"]
     print(f"numpy-check: numpy's accuracy {accuracy} vs the run's final_val_acc {want}")

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Fingerprints of the reference path: sha256 of every preset's steps.csv and of its checks.csv
-without the elapsed_s column (wall time is the one thing allowed to differ between identical runs).
+"""Fingerprints of the reference path: sha256 of every preset's steps.csv without the lr column
+(appended later: a constant in these runs, the hashes predate it) and of its checks.csv without the
+elapsed_s column (wall time is the one thing allowed to differ between identical runs).
 
     scripts/reference_hashes.py DIR                 # print the hashes of the runs in DIR
     scripts/reference_hashes.py DIR --check FILE    # compare with FILE; exit 1 on any difference
@@ -20,9 +21,11 @@ from pathlib import Path
 PRESETS = ["basic", "iw", "is", "momentum", "is-iw", "all", "4a", "4b", "4d", "4e"]
 
 
-def checks_without_time(path: Path) -> bytes:
+def without_column(path: Path, column: str) -> bytes:
     rows = list(csv.reader(io.StringIO(path.read_text())))
-    drop = rows[0].index("elapsed_s")
+    if column not in rows[0]:
+        return path.read_bytes()
+    drop = rows[0].index(column)
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     for row in rows:
@@ -34,8 +37,8 @@ def hashes(run_dir: Path) -> dict:
     found = {}
     for p in PRESETS:
         d = run_dir / p
-        found[f"{p}/steps.csv"] = hashlib.sha256((d / "steps.csv").read_bytes()).hexdigest()
-        found[f"{p}/checks.csv"] = hashlib.sha256(checks_without_time(d / "checks.csv")).hexdigest()
+        found[f"{p}/steps.csv"] = hashlib.sha256(without_column(d / "steps.csv", "lr")).hexdigest()
+        found[f"{p}/checks.csv"] = hashlib.sha256(without_column(d / "checks.csv", "elapsed_s")).hexdigest()
     return found
 
 

@@ -3,7 +3,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use mlp::config::{FirstLayer, InitKind, Kernels, Precision, TrainConfig};
+use mlp::config::{ActivationKind, FirstLayer, InitKind, Kernels, LrSchedule, OptimizerKind, Precision, TrainConfig};
 use mlp::data::{Dataset, Forms, Normalization};
 use mlp::nn::{Mlp, Plan};
 use mlp::rng::XoshiroRng;
@@ -53,17 +53,40 @@ fn steps_allocate_at<T: kernels::Element>(
     let images: Vec<u8> = (0..n * 784).map(|i| (i * 37 % 256) as u8).collect();
     let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
     let data = Dataset::<T>::new(&images, &labels, 784, Normalization { mean: 33.0, std: 78.0 }, Forms::ALL);
-    let cfg = TrainConfig { hidden: hidden.to_vec(), ..TrainConfig::default() };
-    let sizes = cfg.layer_sizes(785);
     let precision = if T::NAME == "f32" { Precision::F32 } else { Precision::F64 };
-    let plan = Plan::resolve(kernels, first_layer, precision, &sizes, 32, momentum > 0.0);
+    // Momentum runs stand for the modern recipe too: Adam, weight decay, cosine and dropout.
+    let modern = momentum > 0.0 && T::NAME == "f32";
+    let mut cfg = TrainConfig {
+        hidden: hidden.to_vec(),
+        momentum,
+        batch_size: b,
+        precision,
+        kernels,
+        first_layer,
+        ..TrainConfig::default()
+    };
+    if modern {
+        cfg = TrainConfig {
+            momentum: 0.0,
+            optimizer: OptimizerKind::Adamw,
+            weight_decay: 0.01,
+            lr_schedule: LrSchedule::Cosine,
+            warmup_steps: 5,
+            dropout: 0.2,
+            activation: ActivationKind::Relu,
+            ..cfg
+        };
+    }
+    let sizes = cfg.layer_sizes(785);
+    let plan = Plan::for_config(&cfg, 785);
     let mut model = Mlp::<T>::init(&sizes, cfg.activation.into(), InitKind::Normal, plan, &mut XoshiroRng::new(1));
-    let mut stepper = Stepper::new(&model, b, 0.1, momentum);
+    let mut stepper = Stepper::new(&model, &cfg);
     let batch: Vec<u32> = (0..b as u32).map(|i| i * 7 % n as u32).collect();
-    stepper.step(&mut model, &data, &batch); // warm-up: lets OpenBLAS set up its buffers
+    stepper.step(&mut model, &data, &batch, 0.1); // warm-up: lets OpenBLAS set up its buffers
     let before = ALLOCATIONS.load(Ordering::SeqCst);
-    for _ in 0..20 {
-        stepper.step(&mut model, &data, &batch);
+    for t in 1..=20 {
+        let lr = stepper.schedule.lr_at(t);
+        stepper.step(&mut model, &data, &batch, lr);
     }
     ALLOCATIONS.load(Ordering::SeqCst) - before
 }

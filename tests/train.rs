@@ -251,8 +251,8 @@ fn a_short_batch_is_refused_not_truncated() {
     let splits = split::<f64>(&m, 64, 10, 0, NormStats::FullTrain, SplitForms::ALL).unwrap();
     let cfg = valid(small(Precision::F64));
     let mut model = mlp::train::init_model::<f64>(&cfg, 785, &mut mlp::rng::XoshiroRng::new(1));
-    let mut stepper = mlp::train::stepper::Stepper::new(&model, 32, 0.1, 0.0);
-    stepper.step(&mut model, &splits.train, &(0..31).collect::<Vec<u32>>());
+    let mut stepper = mlp::train::stepper::Stepper::new(&model, &cfg);
+    stepper.step(&mut model, &splits.train, &(0..31).collect::<Vec<u32>>(), 0.1);
 }
 
 /// Diagnostics only observe: steps.csv and checks.csv are the same with and without them, for

@@ -15,6 +15,8 @@ pub enum Activation {
     Sigmoid,
     /// LeCun's improved sigmoid 1.7159 * tanh(2z/3).
     ImprovedSigmoid,
+    /// max(z, 0), with derivative 1 where z > 0 and 0 elsewhere (as `torch.nn.ReLU`).
+    Relu,
 }
 
 /// Which e^x (and tanh, cosh) the activation kernels use.
@@ -104,6 +106,7 @@ pub fn activation_forward<T: Scalar>(ways: usize, act: Activation, math: Math, a
             (Activation::ImprovedSigmoid, Math::Fast) => {
                 a.iter_mut().zip(z).for_each(|(a, &z)| *a = improved_sigmoid_fast(z))
             }
+            (Activation::Relu, _) => a.iter_mut().zip(z).for_each(|(a, &z)| *a = relu(z)),
         }
     });
 }
@@ -115,6 +118,17 @@ pub fn activation_forward_inplace<T: Scalar>(act: Activation, math: Math, z: &mu
         (Activation::Sigmoid, Math::Fast) => z.iter_mut().for_each(|z| *z = sigmoid_fast(*z)),
         (Activation::ImprovedSigmoid, Math::Libm) => z.iter_mut().for_each(|z| *z = improved_sigmoid(*z)),
         (Activation::ImprovedSigmoid, Math::Fast) => z.iter_mut().for_each(|z| *z = improved_sigmoid_fast(*z)),
+        (Activation::Relu, _) => z.iter_mut().for_each(|z| *z = relu(*z)),
+    }
+}
+
+/// max(z, 0); NaN stays NaN (as PyTorch), so a diverged run is still seen as one.
+#[inline(always)]
+fn relu<T: Scalar>(z: T) -> T {
+    if z > T::ZERO || z != z {
+        z
+    } else {
+        T::ZERO
     }
 }
 
@@ -147,7 +161,8 @@ fn improved_sigmoid_fast<T: Scalar>(z: T) -> T {
 /// Backward of [`activation_forward`], in place and in up to `ways` blocks: d (B*OC) holds dL/da on entry and dL/dz on exit.
 /// Sigmoid uses f'(z) = a(1-a) from the stored output; the improved sigmoid uses
 /// f'(z) = 1.7159 * 2/3 / cosh^2(2z/3) from the stored pre-activation, as the reference does
-/// (with [`Math::Fast`]: 1/cosh^2(y) = 4e / (1 + e)^2, e = e^(-2|y|)).
+/// (with [`Math::Fast`]: 1/cosh^2(y) = 4e / (1 + e)^2, e = e^(-2|y|)); ReLU's derivative is 1 where
+/// z > 0, else 0.
 pub fn activation_backward<T: Scalar>(ways: usize, act: Activation, math: Math, d: &mut [T], z: &[T], a: &[T]) {
     assert!(d.len() == z.len() && d.len() == a.len());
     let (amp_s, s) = (T::from_f64(IMPROVED_A * IMPROVED_S), T::from_f64(IMPROVED_S));
@@ -170,7 +185,29 @@ pub fn activation_backward<T: Scalar>(ways: usize, act: Activation, math: Math, 
                     *d = amp_s * (four * e / (one_e * one_e)) * *d;
                 });
             }
+            (Activation::Relu, _) => d.iter_mut().zip(z).for_each(|(d, &z)| {
+                if !(z > T::ZERO) {
+                    *d = T::ZERO;
+                }
+            }),
         }
+    });
+}
+
+/// Inverted dropout. a (B*OC), mask (B*OC) -> out (B*OC) = a * mask, where the mask holds 0 for a
+/// dropped unit and 1/(1 - p) for a kept one; in up to `ways` blocks.
+pub fn dropout_forward<T: Scalar>(ways: usize, out: &mut [T], a: &[T], mask: &[T]) {
+    assert!(out.len() == a.len() && a.len() == mask.len());
+    for_blocks(out, a.len(), ways, BLOCK_ALIGN, &|r, out: &mut [T]| {
+        out.iter_mut().zip(&a[r.clone()]).zip(&mask[r]).for_each(|((o, &a), &m)| *o = a * m);
+    });
+}
+
+/// Backward of [`dropout_forward`], in place: d (B*OC) holds dL/dout on entry and dL/da on exit.
+pub fn dropout_backward<T: Scalar>(ways: usize, d: &mut [T], mask: &[T]) {
+    assert_eq!(d.len(), mask.len());
+    for_blocks(d, mask.len(), ways, BLOCK_ALIGN, &|r, d: &mut [T]| {
+        d.iter_mut().zip(&mask[r]).for_each(|(d, &m)| *d *= m);
     });
 }
 
@@ -296,7 +333,7 @@ mod tests {
         z.extend([-90.0, 90.0, -1000.0, 1000.0, 0.0, 1e-9, -1e-9]);
         // libm agrees with the naive reference to the last bits; the polynomial within a few ulp.
         for (math, tol, tol32) in [(Math::Libm, 1e-14, 1e-6), (Math::Fast, 4e-15, 1e-6)] {
-            for act in [Activation::Sigmoid, Activation::ImprovedSigmoid] {
+            for act in [Activation::Sigmoid, Activation::ImprovedSigmoid, Activation::Relu] {
                 let mut a = vec![0.0; z.len()];
                 activation_forward(1, act, math, &mut a, &z);
                 let mut inplace = z.clone();
@@ -323,6 +360,40 @@ mod tests {
                     assert!((a32[i] as f64 - fa).abs() <= tol32 && (d32[i] as f64 - fd).abs() <= tol32, "{i}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn relu_is_torchs_at_the_kink_and_keeps_nan() {
+        let z = [0.0f64, -0.0, 1e-300, -1e-300, f64::NAN];
+        let mut a = [9.0f64; 5];
+        activation_forward(1, Activation::Relu, Math::Fast, &mut a, &z);
+        assert_eq!(a[..4], [0.0, 0.0, 1e-300, 0.0]);
+        assert!(a[4].is_nan());
+        // The derivative at 0 is 0, as PyTorch's.
+        let mut d = [5.0f64; 5];
+        activation_backward(1, Activation::Relu, Math::Fast, &mut d, &z, &a);
+        assert_eq!(d[..4], [0.0, 0.0, 5.0, 0.0]);
+    }
+
+    #[test]
+    fn dropout_pair_scales_kept_units_and_blocks_change_nothing() {
+        let mut rng = Lcg(11);
+        let n = 3 * BLOCK_ALIGN + 5;
+        let a = rng.vec(n);
+        let mask: Vec<f64> = rng.vec(n).iter().map(|u| if *u > 0.0 { 1.0 / 0.7 } else { 0.0 }).collect();
+        let (mut one, mut three) = (vec![0.0; n], vec![0.0; n]);
+        dropout_forward(1, &mut one, &a, &mask);
+        dropout_forward(3, &mut three, &a, &mask);
+        assert_eq!(one, three);
+        for i in 0..n {
+            assert_eq!(one[i], a[i] * mask[i]);
+        }
+        let mut d = rng.vec(n);
+        let d0 = d.clone();
+        dropout_backward(2, &mut d, &mask);
+        for i in 0..n {
+            assert_eq!(d[i], d0[i] * mask[i], "the gradient passes only through kept units, scaled alike");
         }
     }
 

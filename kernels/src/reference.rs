@@ -86,6 +86,46 @@ pub fn activation(act: Activation, z: f64) -> (f64, f64) {
             let t = (IMPROVED_S * z).tanh();
             (IMPROVED_A * t, IMPROVED_A * IMPROVED_S * (1.0 - t * t))
         }
+        Activation::Relu => (z.max(0.0), if z > 0.0 { 1.0 } else { 0.0 }),
+    }
+}
+
+/// Weight decay as `torch.optim` applies it.
+#[derive(Clone, Copy, Debug)]
+pub enum Decay {
+    /// g += L w before anything else (SGD, Adam).
+    Coupled(f64),
+    /// w *= 1 - lr L before the Adam step (AdamW).
+    Decoupled(f64),
+}
+
+/// One Adam(W) step at step count `s` (from 1), as `torch.optim.Adam` documents it: m̂ = m/(1 -
+/// beta1^s), v̂ = v/(1 - beta2^s), w -= lr m̂ / (sqrt(v̂) + eps) with its epsilon placement
+/// (eps is added to sqrt(v)/sqrt(1 - beta2^s)).
+#[allow(clippy::too_many_arguments)]
+pub fn adam(
+    w: &mut [f64],
+    m: &mut [f64],
+    v: &mut [f64],
+    g: &[f64],
+    lr: f64,
+    betas: (f64, f64),
+    eps: f64,
+    s: i32,
+    decay: Decay,
+) {
+    let (b1, b2) = betas;
+    for i in 0..w.len() {
+        let mut gi = g[i];
+        match decay {
+            Decay::Coupled(l) => gi += l * w[i],
+            Decay::Decoupled(l) => w[i] *= 1.0 - lr * l,
+        }
+        m[i] = b1 * m[i] + (1.0 - b1) * gi;
+        v[i] = b2 * v[i] + (1.0 - b2) * gi * gi;
+        let m_hat = m[i] / (1.0 - b1.powi(s));
+        let denom = v[i].sqrt() / (1.0 - b2.powi(s)).sqrt() + eps;
+        w[i] -= lr * m_hat / denom;
     }
 }
 

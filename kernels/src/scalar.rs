@@ -39,6 +39,7 @@ pub trait Scalar:
     fn ln(self) -> Self;
     fn tanh(self) -> Self;
     fn cosh(self) -> Self;
+    fn sqrt(self) -> Self;
     fn is_finite(self) -> bool;
     /// self * a + b with one rounding (a single FMA instruction where the CPU has one).
     fn mul_add(self, a: Self, b: Self) -> Self;
@@ -107,6 +108,10 @@ macro_rules! impl_scalar {
             #[inline(always)]
             fn cosh(self) -> Self {
                 <$t>::cosh(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
             }
             #[inline(always)]
             fn is_finite(self) -> bool {

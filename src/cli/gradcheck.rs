@@ -34,16 +34,26 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
     let splits = data::split::<f64>(&mnist, args.images, 0, 0, NormStats::FullTrain, Plan::REFERENCE.data_forms())?;
     let (eps, tol) = (1e-3, 1e-6);
     let mut failed = false;
+    // The 2021 activations with uniform init, ReLU with He init, and dropout under a fixed mask.
+    let cases = [
+        (ActivationKind::Sigmoid, InitKind::Uniform, 0.0),
+        (ActivationKind::Improved, InitKind::Uniform, 0.0),
+        (ActivationKind::Relu, InitKind::He, 0.0),
+        (ActivationKind::Improved, InitKind::Normal, 0.3),
+        (ActivationKind::Relu, InitKind::He, 0.3),
+    ];
     for hidden in [vec![64], vec![64, 64]] {
-        for act in [ActivationKind::Sigmoid, ActivationKind::Improved] {
+        for (act, init, dropout) in cases {
             let sizes = layer_sizes(splits.train.dim(), &hidden);
             let mut rng = make_rng(RngKind::Xoshiro, args.seed);
-            let model = Mlp::<f64>::init(&sizes, act.into(), InitKind::Uniform, Plan::REFERENCE, rng.as_mut());
-            let r = gradient_check(&model, &splits.train, eps, args.stride);
+            let model = Mlp::<f64>::init(&sizes, act.into(), init, Plan::REFERENCE, rng.as_mut());
+            let r = gradient_check(&model, &splits.train, eps, args.stride, dropout, args.seed);
             let verdict = if r.passed(tol) { "ok" } else { "FAILED" };
             failed |= !r.passed(tol);
+            let skipped =
+                if r.skipped > 0 { format!(" ({} at ReLU's kink skipped)", r.skipped) } else { String::new() };
             println!(
-                "{verdict:6} hidden {hidden:?} {act:?}: {} weights, max |approx - grad| = {:.3e} (limit {tol:e}) at layer {} [{}, {}]",
+                "{verdict:6} hidden {hidden:?} {act:?} {init:?} dropout {dropout}: {} weights{skipped}, max |approx - grad| = {:.3e} (limit {tol:e}) at layer {} [{}, {}]",
                 r.checked, r.max_abs_diff, r.worst.0, r.worst.1, r.worst.2
             );
         }

@@ -4,7 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ActivationKind, DatasetName, FirstLayer, InitKind, Kernels, NormStats, Precision, RngKind, TrainConfig};
+use super::{
+    ActivationKind, DatasetName, FirstLayer, InitKind, Kernels, LrSchedule, NormStats, OptimizerKind, Precision,
+    RngKind, TrainConfig,
+};
 
 /// Values to change in a [`TrainConfig`]; `None` keeps the value underneath.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
@@ -99,6 +102,50 @@ pub struct Overrides {
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diagnostics: Option<bool>,
+    /// Optimiser, as torch.optim defines it: sgd (with --momentum), adam, adamw.
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optimizer: Option<OptimizerKind>,
+    /// Adam's first-moment decay [default: 0.9].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub beta1: Option<f64>,
+    /// Adam's second-moment decay [default: 0.999].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub beta2: Option<f64>,
+    /// Adam's epsilon [default: 1e-8].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eps: Option<f64>,
+    /// Weight decay L: coupled L2 (g += L w) for sgd and adam, decoupled (w *= 1 - lr_t L) for adamw [default: 0].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight_decay: Option<f64>,
+    /// Learning-rate schedule after the warm-up, over the epoch bound [default: constant].
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lr_schedule: Option<LrSchedule>,
+    /// Linear warm-up steps: lr_t = lr (t + 1) / W for t < W [default: 0].
+    #[arg(long, value_name = "W")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warmup_steps: Option<usize>,
+    /// Final learning rate of the cosine schedule [default: 0].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lr_min: Option<f64>,
+    /// Step schedule: epochs between decays [default: 1].
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lr_decay_epochs: Option<usize>,
+    /// Step schedule: factor of each decay [default: 0.1].
+    #[arg(long, value_name = "G")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lr_decay: Option<f64>,
+    /// Inverted dropout probability on every hidden layer's output in training [default: 0].
+    #[arg(long, value_name = "P")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropout: Option<f64>,
 }
 
 /// Applies every `Some` field of `$from` onto `$to`, for the listed fields.
@@ -115,7 +162,8 @@ impl Overrides {
             hidden, activation, init, lr, momentum, batch_size, epochs, patience, early_stopping,
             checks_per_epoch, validation, restore_best, seed, rng, precision, train_size, val_size,
             norm_stats, kernels, first_layer, val_from_train, dataset,
-            diagnostics,
+            diagnostics, optimizer, beta1, beta2, eps, weight_decay, lr_schedule, warmup_steps, lr_min,
+            lr_decay_epochs, lr_decay, dropout,
         );
     }
 
@@ -163,6 +211,17 @@ mod tests {
             val_from_train: 500,
             dataset: DatasetName::FashionMnist,
             diagnostics: true,
+            optimizer: OptimizerKind::Adamw,
+            beta1: 0.8,
+            beta2: 0.99,
+            eps: 1e-6,
+            weight_decay: 0.01,
+            lr_schedule: LrSchedule::Cosine,
+            warmup_steps: 7,
+            lr_min: 0.001,
+            lr_decay_epochs: 3,
+            lr_decay: 0.5,
+            dropout: 0.25,
         }
     }
 

@@ -19,6 +19,8 @@ pub enum ActivationKind {
     Sigmoid,
     /// 1.7159 * tanh(2z/3) ("improved sigmoid", task 3b).
     Improved,
+    /// max(z, 0) (`torch.nn.ReLU`).
+    Relu,
 }
 
 /// Weight initialisation, applied to every layer.
@@ -29,6 +31,33 @@ pub enum InitKind {
     Uniform,
     /// normal(0, 1/sqrt(fan_in)) ("improved weight init", task 3a).
     Normal,
+    /// normal(0, sqrt(2/fan_in)) (`torch.nn.init.kaiming_normal_`, fan_in mode, for ReLU), drawn
+    /// as `normal` is: the same stream and order, only the scale differs.
+    He,
+}
+
+/// The optimiser, as `torch.optim` defines it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptimizerKind {
+    /// SGD, with `momentum` (the 2021 form v = g + gamma v) and coupled L2 weight decay.
+    Sgd,
+    /// Adam with coupled L2 weight decay (`torch.optim.Adam`).
+    Adam,
+    /// Adam with decoupled weight decay (`torch.optim.AdamW`).
+    Adamw,
+}
+
+/// The learning rate over the steps, after the warm-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum LrSchedule {
+    /// lr at every step.
+    Constant,
+    /// From lr down to lr_min over the epoch bound (`CosineAnnealingLR`'s closed form).
+    Cosine,
+    /// lr * lr_decay^floor(epoch / lr_decay_epochs) (`StepLR`).
+    Step,
 }
 
 /// Element type of the whole run.
@@ -137,6 +166,26 @@ pub struct TrainConfig {
     /// Write `layers.csv`: per-layer gradient, weight and update norms and activation statistics
     /// at every validation check (training itself is unchanged).
     pub diagnostics: bool,
+    pub optimizer: OptimizerKind,
+    /// Adam's first-moment decay.
+    pub beta1: f64,
+    /// Adam's second-moment decay.
+    pub beta2: f64,
+    /// Adam's epsilon, added to sqrt(v) / sqrt(1 - beta2^s).
+    pub eps: f64,
+    /// L: sgd and adam add L w to the gradient, adamw multiplies w by 1 - lr_t L.
+    pub weight_decay: f64,
+    pub lr_schedule: LrSchedule,
+    /// Steps of linear warm-up: lr_t = lr (t + 1) / W for t < W.
+    pub warmup_steps: usize,
+    /// Where `cosine` ends.
+    pub lr_min: f64,
+    /// `step`: epochs between decays.
+    pub lr_decay_epochs: usize,
+    /// `step`: the factor of each decay.
+    pub lr_decay: f64,
+    /// Inverted dropout on every hidden layer's output in training (0: none).
+    pub dropout: f64,
 }
 
 impl Default for TrainConfig {
@@ -165,6 +214,17 @@ impl Default for TrainConfig {
             val_from_train: 0,
             dataset: DatasetName::Mnist,
             diagnostics: false,
+            optimizer: OptimizerKind::Sgd,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            lr_schedule: LrSchedule::Constant,
+            warmup_steps: 0,
+            lr_min: 0.0,
+            lr_decay_epochs: 1,
+            lr_decay: 0.1,
+            dropout: 0.0,
         }
     }
 }
@@ -189,6 +249,43 @@ impl TrainConfig {
         }
         if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
             return Err(invalid("momentum", self.momentum, "gamma must be in [0, 1) (0 disables momentum)"));
+        }
+        if self.momentum > 0.0 && self.optimizer != OptimizerKind::Sgd {
+            return Err(invalid(
+                "momentum",
+                self.momentum,
+                "momentum is for --optimizer sgd; adam and adamw have beta1",
+            ));
+        }
+        for (key, beta) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            if !(beta.is_finite() && (0.0..1.0).contains(&beta)) {
+                return Err(invalid(key, beta, "Adam's betas must be in [0, 1)"));
+            }
+        }
+        if !(self.eps.is_finite() && self.eps > 0.0) {
+            return Err(invalid("eps", self.eps, "must be a positive finite number, e.g. 1e-8"));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(invalid("weight_decay", self.weight_decay, "must be a finite number >= 0 (0: none)"));
+        }
+        if self.optimizer == OptimizerKind::Adamw && self.lr * self.weight_decay >= 1.0 {
+            return Err(invalid(
+                "weight_decay",
+                self.weight_decay,
+                &format!("adamw multiplies w by 1 - lr * weight_decay each step: lr {} makes that <= 0", self.lr),
+            ));
+        }
+        if !(self.lr_min.is_finite() && (0.0..=self.lr).contains(&self.lr_min)) {
+            return Err(invalid("lr_min", self.lr_min, &format!("must be in [0, lr = {}]", self.lr)));
+        }
+        if self.lr_decay_epochs == 0 {
+            return Err(invalid("lr_decay_epochs", 0, "must be at least 1"));
+        }
+        if !(self.lr_decay.is_finite() && self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
+            return Err(invalid("lr_decay", self.lr_decay, "the step schedule's factor must be in (0, 1]"));
+        }
+        if !(self.dropout.is_finite() && (0.0..1.0).contains(&self.dropout)) {
+            return Err(invalid("dropout", self.dropout, "the drop probability must be in [0, 1) (0: none)"));
         }
         if self.batch_size == 0 {
             return Err(invalid("batch_size", 0, "must be at least 1"));

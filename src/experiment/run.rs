@@ -171,7 +171,7 @@ fn checkpoint_of<T: Element>(
     let bytes = std::fs::read(&path).map_err(|source| TrainError::Output { path: path.clone(), source })?;
     let resume_err = |reason| TrainError::Resume { path: path.clone(), reason };
     let ck = checkpoint::from_bytes::<T>(&bytes, &cfg.layer_sizes(inputs)).map_err(resume_err)?;
-    ck.check(train_len, cfg.momentum > 0.0).map_err(resume_err)?;
+    ck.check(train_len, cfg).map_err(resume_err)?;
     Ok(Ok(Some(ck)))
 }
 

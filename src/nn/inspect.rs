@@ -41,6 +41,8 @@ pub fn derivative_ratio(act: Activation, a: f64) -> f64 {
     match act {
         Activation::Sigmoid => 4.0 * a * (1.0 - a),
         Activation::ImprovedSigmoid => 1.0 - (a / 1.7159).powi(2),
+        // a > 0 exactly where z > 0: a dead unit has f' = 0.
+        Activation::Relu => f64::from(u8::from(a > 0.0)),
     }
 }
 

@@ -59,6 +59,7 @@ impl From<ActivationKind> for Activation {
         match a {
             ActivationKind::Sigmoid => Activation::Sigmoid,
             ActivationKind::Improved => Activation::ImprovedSigmoid,
+            ActivationKind::Relu => Activation::Relu,
         }
     }
 }
@@ -75,8 +76,8 @@ pub struct Mlp<T> {
 }
 
 impl<T: Element> Mlp<T> {
-    /// Draws every layer's weights in layer order, each in row-major order: uniform(-1, 1) or
-    /// normal(0, 1/sqrt(fan_in)), drawn in f64 and rounded to T.
+    /// Draws every layer's weights in layer order, each in row-major order: uniform(-1, 1),
+    /// normal(0, 1/sqrt(fan_in)) or normal(0, sqrt(2/fan_in)), drawn in f64 and rounded to T.
     pub fn init(sizes: &[usize], activation: Activation, init: InitKind, plan: Plan, rng: &mut dyn RunRng) -> Self {
         let weights = sizes
             .windows(2)
@@ -86,6 +87,7 @@ impl<T: Element> Mlp<T> {
                 match init {
                     InitKind::Uniform => rng.fill_uniform(&mut draws, -1.0, 1.0),
                     InitKind::Normal => rng.fill_normal(&mut draws, 1.0 / (fan_in as f64).sqrt()),
+                    InitKind::He => rng.fill_normal(&mut draws, (2.0 / fan_in as f64).sqrt()),
                 }
                 draws.into_iter().map(T::from_f64).collect()
             })

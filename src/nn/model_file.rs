@@ -4,7 +4,7 @@
 //! - tensors `layers.{i}.weight`, i = 0.., shape [fan_in, fan_out], dtype F32 or F64 (the
 //!   precision trained); the first layer has one row per pixel plus the bias row, last; there are
 //!   no other biases;
-//! - string metadata `activation` (`sigmoid` | `improved`), `mean` and `std` (the normalisation
+//! - string metadata `activation` (`sigmoid` | `improved` | `relu`), `mean` and `std` (the normalisation
 //!   x' = (x - mean) / std of raw pixel bytes), `config` (the run's configuration, JSON) and
 //!   `fingerprint` (JSON, see `crate::experiment::fingerprint`).
 //!
@@ -100,7 +100,9 @@ pub fn parse(bytes: &[u8]) -> Result<(AnyMlp, ModelMeta), String> {
         .map_err(|e| format!("metadata `config` is not a configuration ({e})"))?;
     let config = config.validate().map_err(|e| format!("metadata `config`: {e}"))?;
     let activation: ActivationKind = serde_json::from_value(serde_json::Value::String(field("activation")?.clone()))
-        .map_err(|_| format!("metadata `activation` = {:?}: expected sigmoid or improved", field("activation").ok()))?;
+        .map_err(|_| {
+            format!("metadata `activation` = {:?}: expected sigmoid, improved or relu", field("activation").ok())
+        })?;
     let number = |k: &str| -> Result<f64, String> {
         let v: f64 = field(k)?.parse().map_err(|_| format!("metadata `{k}` is not a number"))?;
         if v.is_finite() {

@@ -25,12 +25,17 @@ impl<T: Element> Mlp<T> {
             if l == 0 {
                 self.first_layer_forward(threads, &mut ws.z[0], &mut ws.offset, first_offset, input, b);
             } else {
-                layers::linear_forward(threads.gemm(b, oc, c), &mut ws.z[l], &ws.a[l - 1], self.w(l), b, c, oc);
+                let inp = if ws.mask.is_empty() { &ws.a[l - 1] } else { &ws.dropped[l - 1] };
+                layers::linear_forward(threads.gemm(b, oc, c), &mut ws.z[l], inp, self.w(l), b, c, oc);
             }
             // a[l] (B, OC) = f(z[l]) for hidden layers
             if l < last {
                 let ways = threads.elementwise(b * oc);
                 layers::activation_forward(ways, self.activation, math, &mut ws.a[l], &ws.z[l]);
+                // dropped[l] (B, OC) = a[l] * mask[l], with dropout
+                if !ws.mask.is_empty() {
+                    layers::dropout_forward(ways, &mut ws.dropped[l], &ws.a[l], &ws.mask[l]);
+                }
             }
         }
         // probs (B, K) = softmax(z[last]); loss = sum of -ln p[label]
@@ -50,8 +55,10 @@ impl<T: Element> Mlp<T> {
         for l in (1..=last).rev() {
             let (c, oc) = (self.sizes[l], self.sizes[l + 1]);
             let (below, here) = ws.d.split_at_mut(l);
-            let (dinp, dw, inp) = (&mut below[l - 1], &mut ws.grads[l], &ws.a[l - 1]);
-            // dW_l (C, OC) = a[l-1]^T @ d[l] / B;  d[l-1] (B, C) = d[l] @ W_l^T
+            let inp = if ws.mask.is_empty() { &ws.a[l - 1] } else { &ws.dropped[l - 1] };
+            let (dinp, dw) = (&mut below[l - 1], &mut ws.grads[l]);
+            // dW_l (C, OC) = out[l-1]^T @ d[l] / B;  d[l-1] (B, C) = d[l] @ W_l^T
+            // (out: a, or a * mask with dropout)
             // The products are c x oc x B and B x c x oc: the same work, the same blocks.
             let ways = threads.gemm(c, oc, ws.b);
             match self.plan.hidden_input_gradient {
@@ -63,9 +70,13 @@ impl<T: Element> Mlp<T> {
                     layers::linear_backward_transposed(ways, dinp, dw, &here[0], inp, self.w(l), wt, ws.b, c, oc)
                 }
             }
-            // d[l-1] *= f'(z[l-1])
+            // d[l-1] *= mask[l-1] (with dropout), then *= f'(z[l-1])
             let (d, z, a) = (&mut ws.d[l - 1], &ws.z[l - 1], &ws.a[l - 1]);
-            layers::activation_backward(threads.elementwise(d.len()), self.activation, math, d, z, a);
+            let ways = threads.elementwise(d.len());
+            if let Some(mask) = ws.mask.get(l - 1) {
+                layers::dropout_backward(ways, d, mask);
+            }
+            layers::activation_backward(ways, self.activation, math, d, z, a);
         }
         // dW_0 (C, OC) = x^T @ d[0] / B
         let (c, oc) = (self.sizes[0], self.sizes[1]);

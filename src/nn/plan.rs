@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::config::{FirstLayer, Kernels, Precision, TrainConfig};
+use crate::config::{FirstLayer, Kernels, OptimizerKind, Precision, TrainConfig};
 use kernels::layers::Math;
 
 /// How a training step computes the first layer.
@@ -97,14 +97,15 @@ impl Plan {
     };
 
     /// Resolves the plan of a network of layer widths `sizes` (input first) trained in
-    /// `precision` on batches of `batch` images, with momentum or plain SGD.
+    /// `precision` on batches of `batch` images; the first layer's update is fused into its
+    /// gradient pass only for `plain_sgd` (no momentum, no weight decay, not Adam).
     pub fn resolve(
         kernels: Kernels,
         first_layer: FirstLayer,
         precision: Precision,
         sizes: &[usize],
         batch: usize,
-        momentum: bool,
+        plain_sgd: bool,
     ) -> Plan {
         let fast = kernels == Kernels::Fast;
         let sparse = match first_layer {
@@ -112,7 +113,7 @@ impl Plan {
             FirstLayer::Sparse => true,
             FirstLayer::Auto => fast && sparse_training_pays(precision, sizes[1], batch),
         };
-        let first_layer_train = match (sparse, fast && !momentum) {
+        let first_layer_train = match (sparse, fast && plain_sgd) {
             (false, _) => FirstLayerTrain::Dense,
             (true, false) => FirstLayerTrain::Sparse,
             (true, true) => FirstLayerTrain::SparseFusedSgd,
@@ -138,7 +139,8 @@ impl Plan {
     /// The plan of `cfg` for inputs of `inputs` values (the bias column included).
     pub fn for_config(cfg: &TrainConfig, inputs: usize) -> Plan {
         let sizes = cfg.layer_sizes(inputs);
-        Plan::resolve(cfg.kernels, cfg.first_layer, cfg.precision, &sizes, cfg.batch_size, cfg.momentum > 0.0)
+        let plain_sgd = cfg.optimizer == OptimizerKind::Sgd && cfg.momentum == 0.0 && cfg.weight_decay == 0.0;
+        Plan::resolve(cfg.kernels, cfg.first_layer, cfg.precision, &sizes, cfg.batch_size, plain_sgd)
     }
 
     /// The activation kernels' e^x.
@@ -205,7 +207,7 @@ mod tests {
     use super::*;
 
     fn plan(kernels: Kernels, first: FirstLayer, p: Precision, units: usize, momentum: bool) -> Plan {
-        Plan::resolve(kernels, first, p, &[785, units, 10], 32, momentum)
+        Plan::resolve(kernels, first, p, &[785, units, 10], 32, !momentum)
     }
 
     #[test]
@@ -233,7 +235,7 @@ mod tests {
     #[test]
     fn wide_f32_layers_at_large_batches_train_dense() {
         let train = |p, units, batch| {
-            Plan::resolve(Kernels::Fast, FirstLayer::Auto, p, &[785, units, 10], batch, false).first_layer_train
+            Plan::resolve(Kernels::Fast, FirstLayer::Auto, p, &[785, units, 10], batch, true).first_layer_train
         };
         assert_eq!(train(Precision::F32, 1024, 512), FirstLayerTrain::Dense);
         assert_eq!(train(Precision::F32, 1024, 128), FirstLayerTrain::Dense);
@@ -245,7 +247,7 @@ mod tests {
     #[test]
     fn only_small_hidden_layers_get_a_transposed_copy() {
         let gradient = |sizes: &[usize]| {
-            Plan::resolve(Kernels::Fast, FirstLayer::Auto, Precision::F32, sizes, 32, false).hidden_input_gradient
+            Plan::resolve(Kernels::Fast, FirstLayer::Auto, Precision::F32, sizes, 32, true).hidden_input_gradient
         };
         assert_eq!(gradient(&[785, 64, 64, 10]), InputGradient::TransposedCopy);
         assert_eq!(gradient(&[785, 1024, 10]), InputGradient::TransposedCopy);

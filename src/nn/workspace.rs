@@ -24,10 +24,16 @@ pub struct Workspace<T> {
     pub(super) by_pixel: ByPixel<T>,
     /// Transposed weights of one layer above the first (the input gradient on a transposed copy).
     pub(super) wt: Vec<T>,
+    /// Per hidden layer (B, OC), with dropout only (empty otherwise): 0 or 1/(1 - p).
+    pub(super) mask: Vec<Vec<T>>,
+    /// Per hidden layer (B, OC), with dropout only: a * mask, what the next layer reads.
+    pub(super) dropped: Vec<Vec<T>>,
 }
 
 impl<T: Element> Workspace<T> {
-    pub fn new(sizes: &[usize], b: usize) -> Self {
+    /// Buffers for a network of widths `sizes` on batches of `b` rows; with `dropout`, the
+    /// hidden layers' masks and dropped outputs too.
+    pub fn new(sizes: &[usize], b: usize, dropout: bool) -> Self {
         let per_layer =
             |rows: usize| -> Vec<Vec<T>> { sizes[1..].iter().map(|&oc| vec![T::ZERO; rows * oc]).collect() };
         let mut a = per_layer(b);
@@ -35,14 +41,26 @@ impl<T: Element> Workspace<T> {
         Self {
             b,
             z: per_layer(b),
-            a,
             probs: vec![T::ZERO; b * CLASSES],
             d: per_layer(b),
             grads: sizes.windows(2).map(|w| vec![T::ZERO; w[0] * w[1]]).collect(),
             offset: vec![T::ZERO; sizes[1]],
             by_pixel: ByPixel::new(b, sizes[0] - 1),
             wt: vec![T::ZERO; sizes.windows(2).skip(1).map(|w| w[0] * w[1]).max().unwrap_or(0)],
+            mask: if dropout { a.clone() } else { Vec::new() },
+            dropped: if dropout { a.clone() } else { Vec::new() },
+            a,
         }
+    }
+
+    /// The dropout masks of the next forward (none without dropout), for the trainer to draw.
+    pub fn dropout_masks_mut(&mut self) -> &mut [Vec<T>] {
+        &mut self.mask
+    }
+
+    /// Per layer (B, OC), the pre-activations of the last forward.
+    pub fn preactivations(&self) -> &[Vec<T>] {
+        &self.z
     }
 
     /// What the fused sparse first-layer update needs after [`super::Mlp::backward`]: the batch

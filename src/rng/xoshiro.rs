@@ -14,6 +14,19 @@ impl XoshiroRng {
         Self(Xoshiro256PlusPlus::seed_from_u64(seed))
     }
 
+    /// The stream of `seed` jumped 2^128 draws ahead: a stream of its own for the same seed, that
+    /// never overlaps the one [`XoshiroRng::new`] gives (the dropout masks').
+    pub fn substream(seed: u64) -> Self {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        rng.jump();
+        Self(rng)
+    }
+
+    /// A uniform draw in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        self.0.random::<f64>()
+    }
+
     /// The generator whose state words are `s` (from [`RunRng::state`]).
     pub fn restored(s: [u64; 4]) -> Self {
         let bytes: Vec<u8> = s.iter().flat_map(|w| w.to_le_bytes()).collect();

@@ -115,17 +115,17 @@ fn first_steps<T: Element>(cfg: &RunConfig, splits: &Splits<T>, steps: usize) ->
     let data = &splits.train;
     let mut rng = make_rng(cfg.rng, cfg.seed);
     let mut model = init_model::<T>(cfg, data.dim(), rng.as_mut());
-    let mut stepper = Stepper::new(&model, cfg.batch_size, cfg.lr, cfg.momentum);
+    let mut stepper = Stepper::new(&model, cfg);
     let mut indices: Vec<u32> = (0..data.len() as u32).collect();
     rng.shuffle(&mut indices);
     let start = Instant::now();
-    let mut batches = indices.chunks_exact(cfg.batch_size).take(steps).peekable();
+    let mut batches = indices.chunks_exact(cfg.batch_size).take(steps).enumerate().peekable();
     let mut loss = 0.0;
-    while let Some(batch) = batches.next() {
-        if let Some(next) = batches.peek() {
+    while let Some((t, batch)) = batches.next() {
+        if let Some((_, next)) = batches.peek() {
             stepper.prefetch(&model, data, next);
         }
-        loss += stepper.step(&mut model, data, batch);
+        loss += stepper.step(&mut model, data, batch, stepper.schedule.lr_at(t));
     }
     let elapsed = start.elapsed().as_secs_f64();
     std::hint::black_box(loss);

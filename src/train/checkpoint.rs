@@ -1,9 +1,11 @@
 //! Checkpoints: everything needed to continue a run exactly where it was, written at validation
 //! checks. A resumed run gives byte-identical logs, summary and model file (`tests/resume.rs`).
 //!
-//! A checkpoint is a safetensors file: tensors `layers.{i}.weight`, `layers.{i}.velocity` (with
-//! momentum), `layers.{i}.best` (the best check's weights, once there is one) and `indices` (this
-//! epoch's order of the training images, U32); metadata `checkpoint` (JSON: [`CheckpointMeta`]).
+//! A checkpoint is a safetensors file: tensors `layers.{i}.weight`, `layers.{i}.velocity` (SGD with
+//! momentum), `layers.{i}.adam_m` and `layers.{i}.adam_v` (Adam's moments), `layers.{i}.best` (the
+//! best check's weights, once there is one) and `indices` (this epoch's order of the training
+//! images, U32); metadata `checkpoint` (JSON: [`CheckpointMeta`], with the optimiser's step count
+//! and the dropout stream's state).
 //! The sparse first layer's offset term is not saved: the next forward recomputes it from the
 //! weights with the same additions in the same order.
 
@@ -14,6 +16,8 @@ use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 
 use super::early_stop::StopperState;
+use super::optimizer::OptimizerState;
+use crate::config::TrainConfig;
 use crate::nn::{tensors, Mlp};
 use crate::rng::RngState;
 use kernels::Element;
@@ -34,28 +38,46 @@ pub struct CheckpointMeta {
     pub elapsed_s: f64,
     /// Element type, "f32" or "f64".
     pub precision: String,
+    /// Updates the optimiser has applied (Adam's bias corrections count from it).
+    #[serde(default)]
+    pub optimizer_steps: u64,
+    /// The dropout masks' stream, with dropout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropout_rng: Option<RngState>,
 }
 
 /// A run's state, owned.
 #[derive(Debug, Clone)]
 pub struct Checkpoint<T> {
     pub weights: Vec<Vec<T>>,
-    /// One buffer per layer with momentum; empty otherwise.
-    pub velocity: Vec<Vec<T>>,
+    pub optimizer: OptimizerState<T>,
     pub best: Option<Vec<Vec<T>>>,
     pub indices: Vec<u32>,
     pub meta: CheckpointMeta,
 }
 
 impl<T> Checkpoint<T> {
-    /// Whether it can continue a run on `train_len` training images, with or without momentum.
-    pub fn check(&self, train_len: usize, momentum: bool) -> Result<(), String> {
-        if self.velocity.is_empty() == momentum {
-            return Err(format!(
-                "velocities {} but the run {} momentum",
-                if momentum { "missing" } else { "present" },
-                if momentum { "has" } else { "has no" }
-            ));
+    /// Whether it can continue a run of `cfg` on `train_len` training images: the optimiser's state
+    /// of the run's kind, the dropout stream when the run has dropout, a permutation of the images.
+    pub fn check(&self, train_len: usize, cfg: &TrainConfig) -> Result<(), String> {
+        let (velocity, adam) = OptimizerState::<T>::kinds(cfg);
+        let o = &self.optimizer;
+        let has = |want: bool, set: &[Vec<T>], what: &str| match (want, set.is_empty()) {
+            (true, true) => Err(format!("{what} missing but the run's optimiser keeps them")),
+            (false, false) => Err(format!("{what} present but the run's optimiser has none")),
+            _ => Ok(()),
+        };
+        has(velocity, &o.velocity, "velocities")?;
+        has(adam, &o.m, "Adam's first moments")?;
+        has(adam, &o.v, "Adam's second moments")?;
+        if o.steps != self.meta.steps as u64 {
+            return Err(format!("{} optimiser steps after {} training steps", o.steps, self.meta.steps));
+        }
+        match (&self.meta.dropout_rng, cfg.dropout > 0.0) {
+            (None, true) => return Err("no dropout stream state but the run has dropout".into()),
+            (Some(RngState::Numpy { .. }), true) => return Err("the dropout stream's state is not xoshiro's".into()),
+            (Some(_), false) => return Err("a dropout stream state but the run has no dropout".into()),
+            _ => {}
         }
         let mut seen = vec![false; train_len];
         let permutation = self.indices.len() == train_len
@@ -70,7 +92,7 @@ impl<T> Checkpoint<T> {
 /// The checkpoint of `model` and the rest of a run's state, as file bytes.
 pub fn to_bytes<T: Element>(
     model: &Mlp<T>,
-    velocity: &[Vec<T>],
+    optimizer: &OptimizerState<T>,
     best: Option<&[Vec<T>]>,
     indices: &[u32],
     meta: &CheckpointMeta,
@@ -83,7 +105,9 @@ pub fn to_bytes<T: Element>(
         }
     };
     add("weight", &model.weights);
-    add("velocity", velocity);
+    add("velocity", &optimizer.velocity);
+    add("adam_m", &optimizer.m);
+    add("adam_v", &optimizer.v);
     if let Some(best) = best {
         add("best", best);
     }
@@ -135,5 +159,11 @@ pub fn from_bytes<T: Element>(bytes: &[u8], sizes: &[usize]) -> Result<Checkpoin
         return Err("`indices` is not a list of U32".into());
     }
     let indices = indices.data().chunks_exact(4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes"))).collect();
-    Ok(Checkpoint { weights, velocity: set("velocity")?.unwrap_or_default(), best: set("best")?, indices, meta })
+    let optimizer = OptimizerState {
+        velocity: set("velocity")?.unwrap_or_default(),
+        m: set("adam_m")?.unwrap_or_default(),
+        v: set("adam_v")?.unwrap_or_default(),
+        steps: meta.optimizer_steps,
+    };
+    Ok(Checkpoint { weights, optimizer, best: set("best")?, indices, meta })
 }

@@ -49,13 +49,14 @@ pub struct LayerRow {
     pub act_mean: Option<f64>,
     pub act_std: Option<f64>,
     /// Fraction of (probe image, unit) pairs whose activation derivative is below 1% of its
-    /// maximum.
+    /// maximum (for ReLU: the dead units, f' = 0).
     pub saturation: Option<f64>,
 }
 
 /// The running sums between checks and the probe batch's buffers, allocated once.
 pub struct Diagnostics<T> {
-    lr: f64,
+    /// The weights after the previous step: the applied update is the difference.
+    previous: Vec<Vec<T>>,
     grad_sum: Vec<f64>,
     update_sum: Vec<f64>,
     steps: usize,
@@ -69,21 +70,20 @@ pub struct Diagnostics<T> {
 }
 
 impl<T: Element> Diagnostics<T> {
-    /// Diagnostics of `model` trained with learning rate `lr`, probing the start of `val`
-    /// (non-empty).
-    pub fn new(model: &Mlp<T>, lr: f64, val: &Dataset<T>) -> Self {
+    /// Diagnostics of `model` from its current weights on, probing the start of `val` (non-empty).
+    pub fn new(model: &Mlp<T>, val: &Dataset<T>) -> Self {
         let layers = model.weights.len();
         let rows = PROBE_ROWS.min(val.len());
         assert!(rows > 0, "diagnostics run at checks, which need a validation set");
         let fused = model.plan.first_layer_train == FirstLayerTrain::SparseFusedSgd;
         let dense = !model.plan.first_layer_train.is_sparse();
         Self {
-            lr,
+            previous: model.weights.clone(),
             grad_sum: vec![0.0; layers],
             update_sum: vec![0.0; layers],
             steps: 0,
             first_grad: if fused { vec![T::ZERO; model.weights[0].len()] } else { Vec::new() },
-            probe: Workspace::new(&model.sizes, rows),
+            probe: Workspace::new(&model.sizes, rows, false),
             probe_x: if dense { probe_rows(val, rows) } else { Vec::new() },
             probe_labels: val.labels[..rows].to_vec(),
         }
@@ -91,7 +91,6 @@ impl<T: Element> Diagnostics<T> {
 
     /// Adds the step `stepper` just took on `data` (gradient and applied update of every layer).
     pub fn after_step(&mut self, model: &Mlp<T>, stepper: &Stepper<T>, data: &Dataset<T>) {
-        let velocity = stepper.opt.velocity();
         for l in 0..model.weights.len() {
             let grad = if l == 0 && !self.first_grad.is_empty() {
                 let (by_pixel, d0) = stepper.ws.first_layer_sparse_grad();
@@ -101,8 +100,10 @@ impl<T: Element> Diagnostics<T> {
             } else {
                 frobenius(&stepper.ws.grads[l])
             };
-            // The update is lr * g, or lr * v with momentum (v as the update left it).
-            let update = velocity.get(l).map_or(grad, |v| frobenius(v)) * self.lr;
+            // The update the optimiser applied, whatever it is (schedules, Adam, weight decay).
+            let prev = &mut self.previous[l];
+            let update = frobenius_of_difference(&model.weights[l], prev);
+            prev.copy_from_slice(&model.weights[l]);
             self.grad_sum[l] += grad;
             self.update_sum[l] += update;
         }
@@ -143,6 +144,11 @@ impl<T: Element> Diagnostics<T> {
         self.steps = 0;
         out
     }
+}
+
+/// ||a - b||_F, summed in f64.
+fn frobenius_of_difference<T: Element>(a: &[T], b: &[T]) -> f64 {
+    a.iter().zip(b).map(|(&a, &b)| (a.to_f64() - b.to_f64()).powi(2)).sum::<f64>().sqrt()
 }
 
 /// (P, C) the first `rows` dense rows of `val`, made from its raw pixels: the plan may train the

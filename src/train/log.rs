@@ -7,7 +7,7 @@ use super::diagnostics::LayerRow;
 use crate::error::TrainError;
 
 /// The header of `steps.csv`: [`StepRow`]'s fields.
-pub const STEP_COLUMNS: &[&str] = &["step", "epoch", "train_loss"];
+pub const STEP_COLUMNS: &[&str] = &["step", "epoch", "train_loss", "lr"];
 /// The header of `checks.csv`: [`CheckRow`]'s fields.
 pub const CHECK_COLUMNS: &[&str] =
     &["step", "epoch", "val_loss", "val_acc", "train_acc", "elapsed_s", "train_full_loss"];
@@ -18,6 +18,8 @@ pub struct StepRow {
     pub step: usize,
     pub epoch: usize,
     pub train_loss: f64,
+    /// The learning rate of this step's update (the schedule's lr_t).
+    pub lr: f64,
 }
 
 /// One row of `checks.csv`: a validation check on the full sets right after `step`.
@@ -102,7 +104,7 @@ mod tests {
 
     #[test]
     fn headers_are_the_row_fields() {
-        assert_eq!(keys(&StepRow { step: 0, epoch: 0, train_loss: 0.0 }), STEP_COLUMNS);
+        assert_eq!(keys(&StepRow { step: 0, epoch: 0, train_loss: 0.0, lr: 0.0 }), STEP_COLUMNS);
         let check = CheckRow {
             step: 0,
             epoch: 0,

@@ -4,9 +4,11 @@
 
 pub mod checkpoint;
 pub mod diagnostics;
+pub mod dropout;
 pub mod early_stop;
 pub mod log;
 pub mod optimizer;
+pub mod schedule;
 pub mod stepper;
 
 use std::time::Instant;
@@ -50,7 +52,7 @@ pub fn train<T: Element>(
     let (train, val) = (&splits.train, &splits.val);
     let mut rng = make_rng(cfg.rng, cfg.seed);
     let mut model = init_model::<T>(cfg, train.dim(), rng.as_mut());
-    let mut stepper = Stepper::new(&model, cfg.batch_size, cfg.lr, cfg.momentum);
+    let mut stepper = Stepper::new(&model, cfg);
     let mut indices: Vec<u32> = (0..train.len() as u32).collect();
     let mut stopper = EarlyStopping::new(cfg.patience);
     let mut best: Option<Vec<Vec<T>>> = None;
@@ -62,7 +64,11 @@ pub fn train<T: Element>(
     if let Some(ck) = resume {
         assert_eq!(ck.indices.len(), indices.len(), "a checkpoint of this run");
         model.weights = ck.weights;
-        stepper.opt.restore_velocity(ck.velocity);
+        stepper.opt.restore(ck.optimizer);
+        if let Some(d) = stepper.dropout.as_mut() {
+            let state = ck.meta.dropout_rng.as_ref().expect("a checked checkpoint of a run with dropout");
+            *d = dropout::Dropout::restored(cfg.dropout, state).expect("a checked checkpoint's dropout stream");
+        }
         best = ck.best;
         indices = ck.indices;
         rng = restore_rng(&ck.meta.rng);
@@ -70,7 +76,7 @@ pub fn train<T: Element>(
         (step, checks, first_epoch, elapsed_before) = (ck.meta.steps, ck.meta.checks, ck.meta.epoch, ck.meta.elapsed_s);
     }
     let resumed_at = step;
-    let mut diagnostics = (cfg.diagnostics && validate).then(|| Diagnostics::new(&model, cfg.lr, val));
+    let mut diagnostics = (cfg.diagnostics && validate).then(|| Diagnostics::new(&model, val));
 
     let start = Instant::now();
     let elapsed = |start: &Instant| elapsed_before + start.elapsed().as_secs_f64();
@@ -89,11 +95,12 @@ pub fn train<T: Element>(
             if let Some(next) = batches.peek() {
                 stepper.prefetch(&model, train, next);
             }
-            let train_loss = stepper.step(&mut model, train, batch);
+            let lr = stepper.schedule.lr_at(step);
+            let train_loss = stepper.step(&mut model, train, batch, lr);
             if !train_loss.is_finite() {
                 return Err(TrainError::Diverged { what: "the training loss", value: train_loss, step, epoch });
             }
-            sink.step(&StepRow { step, epoch, train_loss })?;
+            sink.step(&StepRow { step, epoch, train_loss, lr })?;
             if let Some(d) = diagnostics.as_mut() {
                 d.after_step(&model, &stepper, train);
             }
@@ -143,9 +150,11 @@ pub fn train<T: Element>(
                 stopper: stopper.state(),
                 elapsed_s: elapsed(&start),
                 precision: T::NAME.to_string(),
+                optimizer_steps: stepper.opt.state().steps,
+                dropout_rng: stepper.dropout.as_ref().map(|d| d.state()),
             };
             let (opt, best) = (&stepper.opt, best.as_deref());
-            sink.checkpoint(&|| checkpoint::to_bytes(&model, opt.velocity(), best, &indices, &meta))?;
+            sink.checkpoint(&|| checkpoint::to_bytes(&model, opt.state(), best, &indices, &meta))?;
         }
     }
     let train_wall_s = elapsed(&start);

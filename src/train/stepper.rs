@@ -1,7 +1,10 @@
 //! One training step as the spec has it: forward, backward, update; with every buffer allocated
 //! once per run.
 
+use super::dropout::Dropout;
 use super::optimizer::Optimizer;
+use super::schedule::Schedule;
+use crate::config::TrainConfig;
 use crate::data::Dataset;
 use crate::nn::{Input, Mlp, Rows, Workspace};
 use kernels::Element;
@@ -10,6 +13,10 @@ use kernels::Element;
 pub struct Stepper<T> {
     pub ws: Workspace<T>,
     pub opt: Optimizer<T>,
+    /// The learning rate of every step.
+    pub schedule: Schedule,
+    /// The dropout masks' stream, with dropout.
+    pub dropout: Option<Dropout>,
     /// (B, C) the dense batch, when the first layer trains dense.
     xb: Vec<T>,
     /// (B) the batch's labels.
@@ -17,11 +24,16 @@ pub struct Stepper<T> {
 }
 
 impl<T: Element> Stepper<T> {
-    pub fn new(model: &Mlp<T>, batch_size: usize, lr: f64, gamma: f64) -> Self {
+    /// The buffers, optimiser, schedule and dropout stream of a run of `cfg` training `model`.
+    pub fn new(model: &Mlp<T>, cfg: &TrainConfig) -> Self {
         let dense = !model.plan.first_layer_train.is_sparse();
+        let batch_size = cfg.batch_size;
+        let dropout = (cfg.dropout > 0.0).then(|| Dropout::new(cfg.dropout, cfg.seed));
         Self {
-            ws: Workspace::new(&model.sizes, batch_size),
-            opt: Optimizer::new(model, lr, gamma),
+            ws: Workspace::new(&model.sizes, batch_size, dropout.is_some()),
+            opt: Optimizer::new(model, cfg),
+            schedule: Schedule::new(cfg),
+            dropout,
             xb: if dense { vec![T::ZERO; batch_size * model.sizes[0]] } else { Vec::new() },
             yb: vec![0; batch_size],
         }
@@ -35,9 +47,9 @@ impl<T: Element> Stepper<T> {
         }
     }
 
-    /// One SGD step on the rows `batch` of `data` (exactly one batch). Returns the batch's mean
-    /// cross entropy, computed before the update (as the reference reports it).
-    pub fn step(&mut self, model: &mut Mlp<T>, data: &Dataset<T>, batch: &[u32]) -> f64 {
+    /// One step at learning rate `lr` on the rows `batch` of `data` (exactly one batch). Returns
+    /// the batch's mean cross entropy, computed before the update (as the reference reports it).
+    pub fn step(&mut self, model: &mut Mlp<T>, data: &Dataset<T>, batch: &[u32], lr: f64) -> f64 {
         assert_eq!(batch.len(), self.yb.len(), "a step takes exactly one batch");
         self.yb.iter_mut().zip(batch).for_each(|(y, &i)| *y = data.labels[i as usize]);
         let input = if model.plan.first_layer_train.is_sparse() {
@@ -46,9 +58,12 @@ impl<T: Element> Stepper<T> {
             data.dense_rows(batch.iter().map(|&i| i as usize), &mut self.xb);
             Input::Dense(&self.xb)
         };
+        if let Some(dropout) = self.dropout.as_mut() {
+            dropout.fill(self.ws.dropout_masks_mut());
+        }
         let loss = model.forward(&mut self.ws, &input, &self.yb, self.opt.first_layer_offset());
         model.backward(&mut self.ws, &input, &self.yb);
-        self.opt.update(model, &self.ws, &input);
+        self.opt.update(model, &self.ws, &input, lr);
         loss / batch.len() as f64
     }
 }
