@@ -105,6 +105,25 @@ fn fused_sparse_sgd_on_the_numpy_stream_resumes_byte_identically() {
 }
 
 #[test]
+fn adamw_dropout_cosine_resumes_byte_identically() {
+    // Adam's moments and step count, the dropout stream's state and the schedule's position all
+    // come back from the checkpoint: ReLU, weight decay, warm-up into cosine, diagnostics; kills
+    // inside the warm-up's epoch and mid-run.
+    let flags = "--train-size 20000 --val-size 10000 --epochs 4 --hidden 128 --activation relu --init he \
+                 --optimizer adamw --lr 0.002 --weight-decay 0.05 --lr-schedule cosine --warmup-steps 200 \
+                 --lr-min 0.0001 --dropout 0.2 --diagnostics";
+    killed_and_resumed_equals_uninterrupted(flags, &[300, 1400]);
+}
+
+#[test]
+fn adam_with_l2_and_step_schedule_on_the_numpy_stream_resumes_byte_identically() {
+    let flags = "--train-size 20000 --val-size 10000 --epochs 3 --hidden 64,32 --optimizer adam --lr 0.001 \
+                 --weight-decay 0.001 --lr-schedule step --lr-decay-epochs 1 --lr-decay 0.5 --rng numpy \
+                 --precision f32 --dropout 0.1";
+    killed_and_resumed_equals_uninterrupted(flags, &[700]);
+}
+
+#[test]
 fn resuming_a_finished_run_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");

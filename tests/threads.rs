@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mlp::config::{FirstLayer, Kernels, Precision, TrainConfig};
+use mlp::config::{ActivationKind, FirstLayer, InitKind, Kernels, LrSchedule, OptimizerKind, Precision, TrainConfig};
 use mlp::data::Mnist;
 use mlp::experiment::run::{run_to_dir, RunOptions};
 use mlp::nn::plan::Threads;
@@ -80,6 +80,41 @@ fn two_threads_write_the_same_bytes_as_one() {
         let (one, two) = (run(&cfg, &m, 1), run(&cfg, &m, 2));
         for ((name, a), (_, b)) in one.iter().zip(&two) {
             assert!(a == b, "{precision:?} {kernels:?} {first_layer:?} momentum {momentum}: {name} differs");
+        }
+    }
+}
+
+#[test]
+fn the_modern_recipe_writes_the_same_bytes_on_one_and_two_threads() {
+    // Adam's update and dropout split like the rest; the masks are drawn on one thread.
+    let (hidden, batch) = (vec![256, 256], 512);
+    let m = mnist();
+    for (precision, first_layer, optimizer) in [
+        (Precision::F32, FirstLayer::Sparse, OptimizerKind::Adamw),
+        (Precision::F32, FirstLayer::Dense, OptimizerKind::Adam),
+        (Precision::F64, FirstLayer::Auto, OptimizerKind::Adamw),
+    ] {
+        let cfg = TrainConfig {
+            hidden: hidden.clone(),
+            batch_size: batch,
+            lr: 0.002,
+            optimizer,
+            weight_decay: 0.01,
+            lr_schedule: LrSchedule::Cosine,
+            warmup_steps: 10,
+            dropout: 0.2,
+            activation: ActivationKind::Relu,
+            init: InitKind::He,
+            epochs: 2,
+            train_size: 50 * batch,
+            val_size: 500,
+            precision,
+            first_layer,
+            ..TrainConfig::default()
+        };
+        let (one, two) = (run(&cfg, &m, 1), run(&cfg, &m, 2));
+        for ((name, a), (_, b)) in one.iter().zip(&two) {
+            assert!(a == b, "{precision:?} {first_layer:?} {optimizer:?}: {name} differs");
         }
     }
 }
