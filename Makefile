@@ -73,7 +73,7 @@ reference-check: reproduce-check
 
 ## numpy-check: numpy (with the safetensors package, installed into .venv) reads the model file of a
 ## fresh run and computes the run's validation accuracy: the study's `all` model and a ReLU + AdamW +
-## dropout one
+## dropout one with every layer's bias ([64, 32], --bias all)
 numpy-check: build
 	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
 	@$(VENV)/bin/pip install -q -r scripts/requirements-model.txt
@@ -81,8 +81,19 @@ numpy-check: build
 		$(BIN) train --preset all --epochs 3 --quiet --out "$$tmp/all" >/dev/null && \
 		$(VENV)/bin/python scripts/check_model_numpy.py "$$tmp/all" && \
 		$(BIN) train --activation relu --init he --optimizer adamw --lr 0.001 --weight-decay 0.01 \
-			--dropout 0.2 --epochs 2 --quiet --out "$$tmp/relu" >/dev/null && \
+			--dropout 0.2 --bias all --hidden 64,32 --epochs 2 --quiet --out "$$tmp/relu" >/dev/null && \
 		$(VENV)/bin/python scripts/check_model_numpy.py "$$tmp/relu"
+
+## torch-check: PyTorch (float64, one thread; installed into .venv on first use) replays seven fresh
+## two-epoch runs of the modern recipe from the same initial weights and batches (SGD + momentum +
+## L2, Adam with ReLU + He, Adam + L2 + step, AdamW + warm-up + cosine, AdamW [64, 32], and
+## --bias all with AdamW and SGD): every step's loss and lr and the final weights and biases must
+## agree within 1e-9 (not part of `make test` or CI)
+.PHONY: torch-check
+torch-check: build
+	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
+	@$(VENV)/bin/pip install -q -r scripts/requirements-torch.txt
+	$(VENV)/bin/python scripts/check_torch.py
 
 ## bench: criterion benchmarks (GEMM shapes and peak, sparse kernels, training steps, W1-W4)
 bench: build

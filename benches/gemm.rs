@@ -92,7 +92,7 @@ fn sparse_kernels(c: &mut Criterion) {
         bch.iter(|| sparse_linear_backward_weights(&mut dw, &scratch, &dout, cc, oc, 0.42))
     });
     let mut wmut = w.clone();
-    g.bench_function("sgd_update_785x64", |bch| bch.iter(|| kernels::optim::sgd_update(1, &mut wmut, &dw, 0.01)));
+    g.bench_function("sgd_update_785x64", |bch| bch.iter(|| kernels::optim::sgd_update(1, &mut wmut, &dw, 0.01, 0.0)));
     let mut colsum = vec![0f32; 3 * oc];
     g.bench_function("fused_sgd_32", |bch| {
         bch.iter(|| sparse_linear_sgd(&mut wmut, &scratch, &dout, cc, oc, 0.42, 1e-6, &mut offset, &mut colsum))

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """numpy reads a run's model.safetensors and computes its validation accuracy, as the README shows;
-the result must equal the run's final_val_acc in summary.json.
+the result must equal the run's final_val_acc in summary.json. Both bias forms: `input` (a ones
+column appended to the pixels, its weight row last in layers.0.weight) and `all` (layers.{i}.bias).
 
     scripts/check_model_numpy.py RUN_DIR [--data-dir data/mnist]
 """
@@ -35,19 +36,23 @@ def main() -> int:
     args = ap.parse_args()
     with safe_open(str(args.run / "model.safetensors"), framework="np") as f:
         meta = f.metadata()
-        weights = [f.get_tensor(f"layers.{i}.weight") for i in range(len(f.keys()))]
+        layers = sum(k.endswith(".weight") for k in f.keys())
+        weights = [f.get_tensor(f"layers.{i}.weight") for i in range(layers)]
+        biases = [f.get_tensor(f"layers.{i}.bias") if f"layers.{i}.bias" in f.keys() else 0.0 for i in range(layers)]
     config = json.loads(meta["config"])
     if config.get("val_from_train", 0):
         images, labels, n = "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", config["val_from_train"]
     else:
         images, labels, n = "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", config["val_size"]
-    x = idx(args.data_dir / images, 16).reshape(-1, weights[0].shape[0] - 1)[-n:]
+    ones_column = config.get("bias", "input") == "input"
+    x = idx(args.data_dir / images, 16).reshape(-1, weights[0].shape[0] - ones_column)[-n:]
     y = idx(args.data_dir / labels, 8)[-n:]
-    a = np.hstack([(x - float(meta["mean"])) / float(meta["std"]), np.ones((n, 1))])
-    for w in weights[:-1]:
-        z = a @ w
-        a = ACTIVATIONS[meta["activation"]](z)
-    accuracy = float(np.mean((a @ weights[-1]).argmax(axis=1) == y))
+    a = (x - float(meta["mean"])) / float(meta["std"])
+    if ones_column:
+        a = np.hstack([a, np.ones((n, 1))])
+    for w, b in zip(weights[:-1], biases[:-1]):
+        a = ACTIVATIONS[meta["activation"]](a @ w + b)
+    accuracy = float(np.mean((a @ weights[-1] + biases[-1]).argmax(axis=1) == y))
     want = json.loads((args.run / "summary.json").read_text())["final_val_acc"]
     print(f"numpy-check: numpy's accuracy {accuracy} vs the run's final_val_acc {want}")
     return 0 if accuracy == want else 1

@@ -178,6 +178,18 @@ fn every_knob_flag_reaches_config_json() {
         ("val-from-train", "500", serde_json::json!(500)),
         ("dataset", "fashion-mnist", serde_json::json!("fashion-mnist")),
         ("diagnostics", "true", serde_json::json!(true)),
+        ("optimizer", "sgd", serde_json::json!("sgd")),
+        ("beta1", "0.8", serde_json::json!(0.8)),
+        ("beta2", "0.99", serde_json::json!(0.99)),
+        ("eps", "1e-6", serde_json::json!(1e-6)),
+        ("weight-decay", "0.001", serde_json::json!(0.001)),
+        ("lr-schedule", "step", serde_json::json!("step")),
+        ("warmup-steps", "3", serde_json::json!(3)),
+        ("lr-min", "0.01", serde_json::json!(0.01)),
+        ("lr-decay-epochs", "2", serde_json::json!(2)),
+        ("lr-decay", "0.5", serde_json::json!(0.5)),
+        ("dropout", "0.1", serde_json::json!(0.1)),
+        ("bias", "all", serde_json::json!("all")),
     ];
     let mut args = vec!["train".to_string(), "--quiet".into(), "--out".into(), out.to_str().unwrap().into()];
     for (flag, value, _) in &flags {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mlp::config::{ActivationKind, InitKind, Precision, TrainConfig};
+use mlp::config::{ActivationKind, BiasKind, InitKind, OptimizerKind, Precision, TrainConfig};
 use mlp::data::{read_inputs, Mnist};
 use mlp::experiment::inference::{evaluate_model, predict_images, EvalSet};
 use mlp::experiment::run::{run_to_dir, RunOptions};
@@ -114,6 +114,60 @@ fn validation_from_the_training_file_keeps_the_test_set_for_the_end() {
     let plain = tempfile::tempdir().unwrap();
     let s = short_run(plain.path(), Precision::F64, 0);
     assert_eq!((s.final_test_loss, s.final_test_acc), (None, None));
+}
+
+#[test]
+fn every_layers_bias_is_stored_as_torch_linear_does_and_eval_and_predict_use_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = TrainConfig {
+        hidden: vec![32, 16],
+        activation: ActivationKind::Relu,
+        init: InitKind::He,
+        optimizer: OptimizerKind::Adam,
+        lr: 0.002,
+        bias: BiasKind::All,
+        epochs: 2,
+        train_size: 2000,
+        val_size: 1000,
+        ..TrainConfig::default()
+    };
+    let s = run_to_dir(&cfg.validate().unwrap(), &mnist(), tmp.path(), &opts()).unwrap().summary;
+    let model_path = tmp.path().join("model.safetensors");
+    let bytes = std::fs::read(&model_path).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let shape = |name: &str| st.tensor(name).unwrap().shape().to_vec();
+    assert_eq!(st.names().len(), 6);
+    assert_eq!(
+        [shape("layers.0.weight"), shape("layers.1.weight"), shape("layers.2.weight")],
+        [vec![784, 32], vec![32, 16], vec![16, 10]]
+    );
+    assert_eq!(
+        [shape("layers.0.bias"), shape("layers.1.bias"), shape("layers.2.bias")],
+        [vec![32], vec![16], vec![10]]
+    );
+    // Training moved the biases from zero.
+    let (model, meta) = model_file::load(&model_path).unwrap();
+    let mlp::nn::model_file::AnyMlp::F64(net) = &model else { panic!("an f64 run") };
+    assert!((0..3).all(|l| net.weights[l][net.sizes[l] * net.sizes[l + 1] - 10..].iter().any(|&b| b != 0.0)));
+    let val = evaluate_model(&model_path, &mnist(), &data_dir(), EvalSet::Validation).unwrap();
+    assert_eq!((Some(val.loss), Some(val.accuracy)), (s.final_val_loss, s.final_val_acc));
+    let idx = data_dir().join("t10k-images-idx3-ubyte.gz");
+    let all = predict_images(&model_path, &model, &meta, &read_inputs(&[idx], 784).unwrap()).unwrap();
+    let m = mnist();
+    let correct = all[9000..].iter().zip(&m.test.labels[9000..]).filter(|(p, &y)| p.predicted == y).count();
+    assert_eq!(correct as f64 / 1000.0, val.accuracy);
+    // A bias tensor too many or too few is refused.
+    let mut cfg_input: TrainConfig = (*meta.config).clone();
+    cfg_input.bias = BiasKind::Input;
+    let json = serde_json::to_string(&cfg_input).unwrap();
+    let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+    let mut info = header.metadata().clone().unwrap();
+    info.insert("config".into(), json);
+    let views: Vec<(String, safetensors::tensor::TensorView)> =
+        st.tensors().into_iter().map(|(n, v)| (n.to_string(), v)).collect();
+    let relabelled = safetensors::serialize(views, Some(info)).unwrap();
+    let err = model_file::parse(&relabelled).unwrap_err();
+    assert!(err.contains("unexpected tensor `layers.0.bias`") || err.contains("shape"), "{err}");
 }
 
 /// Writes image `i` of the test file as a PNG (grayscale, or `color` RGB).

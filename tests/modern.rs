@@ -1,14 +1,18 @@
 //! Today's recipe through the trainer: the schedule reaches the optimiser (steps.csv's `lr`),
 //! dropout's own stream moves neither the initial weights nor the batch order, every plan trains
-//! the same Adam + dropout model, and the defaults leave the 2021 recipe as it was.
+//! the same Adam + dropout model, every layer's bias starts at zero beside the same weights, and the
+//! defaults leave the 2021 recipe as it was.
 
 use std::path::Path;
 
 use mlp::config::{
-    ActivationKind, FirstLayer, InitKind, Kernels, LrSchedule, NormStats, OptimizerKind, Precision, TrainConfig,
+    ActivationKind, BiasKind, FirstLayer, InitKind, Kernels, LrSchedule, NormStats, OptimizerKind, Precision,
+    TrainConfig,
 };
 use mlp::data::{split, Mnist, SplitForms, Splits};
 use mlp::error::TrainError;
+use mlp::nn::{Mlp, Plan};
+use mlp::rng::{NumpyRng, XoshiroRng};
 use mlp::train::checkpoint::{self, Checkpoint};
 use mlp::train::log::{CheckRow, NullSink, RunSink, StepRow};
 use mlp::train::train;
@@ -88,12 +92,13 @@ fn dropout_moves_neither_the_initial_weights_nor_the_batch_order() {
     let m = mnist();
     let s = splits(&m);
     let sizes = modern().layer_sizes(785);
+    let shapes: Vec<(usize, usize)> = sizes.windows(2).map(|w| (w[0], w[1])).collect();
     let with = record(modern(), &s);
     let without = record(TrainConfig { dropout: 0.0, ..modern() }, &s);
     assert_eq!(with.checkpoints.len(), without.checkpoints.len());
     for (a, b) in with.checkpoints.iter().zip(&without.checkpoints) {
-        let a: Checkpoint<f64> = checkpoint::from_bytes(a, &sizes).unwrap();
-        let b: Checkpoint<f64> = checkpoint::from_bytes(b, &sizes).unwrap();
+        let a: Checkpoint<f64> = checkpoint::from_bytes(a, &shapes).unwrap();
+        let b: Checkpoint<f64> = checkpoint::from_bytes(b, &shapes).unwrap();
         assert_eq!(a.indices, b.indices, "the same batches in the same order");
         assert_eq!(a.meta.rng, b.meta.rng, "the run's stream is not drawn from by dropout");
         assert!(a.meta.dropout_rng.is_some() && b.meta.dropout_rng.is_none());
@@ -177,5 +182,26 @@ fn nonsense_modern_hyperparameters_are_rejected() {
     for cfg in bad {
         let err = cfg.clone().validate().unwrap_err();
         assert!(err.to_string().starts_with("invalid "), "{cfg:?}: {err}");
+    }
+}
+
+#[test]
+fn every_layers_bias_starts_at_zero_beside_the_same_weights() {
+    let sizes = [785, 64, 32, 10];
+    for numpy in [false, true] {
+        let init = |bias| {
+            let mut rng: Box<dyn mlp::rng::RunRng> =
+                if numpy { Box::new(NumpyRng::new(3)) } else { Box::new(XoshiroRng::new(3)) };
+            Mlp::<f64>::init(&sizes, ActivationKind::Relu.into(), InitKind::He, bias, Plan::REFERENCE, rng.as_mut())
+        };
+        let (input, all) = (init(BiasKind::Input), init(BiasKind::All));
+        for l in 0..3 {
+            let (c, oc) = (sizes[l], sizes[l + 1]);
+            let weights = if l == 0 { (c - 1) * oc } else { c * oc };
+            assert_eq!(all.weights[l][..weights], input.weights[l][..weights], "layer {l}: the same draws");
+            assert_eq!(all.weights[l].len(), weights + oc);
+            assert!(all.weights[l][weights..].iter().all(|&b| b == 0.0), "layer {l}: the bias starts at zero");
+        }
+        assert!(input.weights[0][784 * 64..].iter().all(|&b| b != 0.0), "the 2021 bias row is drawn");
     }
 }

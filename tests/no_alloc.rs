@@ -3,7 +3,9 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use mlp::config::{ActivationKind, FirstLayer, InitKind, Kernels, LrSchedule, OptimizerKind, Precision, TrainConfig};
+use mlp::config::{
+    ActivationKind, BiasKind, FirstLayer, InitKind, Kernels, LrSchedule, OptimizerKind, Precision, TrainConfig,
+};
 use mlp::data::{Dataset, Forms, Normalization};
 use mlp::nn::{Mlp, Plan};
 use mlp::rng::XoshiroRng;
@@ -54,7 +56,7 @@ fn steps_allocate_at<T: kernels::Element>(
     let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
     let data = Dataset::<T>::new(&images, &labels, 784, Normalization { mean: 33.0, std: 78.0 }, Forms::ALL);
     let precision = if T::NAME == "f32" { Precision::F32 } else { Precision::F64 };
-    // Momentum runs stand for the modern recipe too: Adam, weight decay, cosine and dropout.
+    // Momentum runs stand for the modern recipe too: Adam, weight decay, cosine, dropout and biases.
     let modern = momentum > 0.0 && T::NAME == "f32";
     let mut cfg = TrainConfig {
         hidden: hidden.to_vec(),
@@ -74,12 +76,14 @@ fn steps_allocate_at<T: kernels::Element>(
             warmup_steps: 5,
             dropout: 0.2,
             activation: ActivationKind::Relu,
+            bias: BiasKind::All,
             ..cfg
         };
     }
     let sizes = cfg.layer_sizes(785);
     let plan = Plan::for_config(&cfg, 785);
-    let mut model = Mlp::<T>::init(&sizes, cfg.activation.into(), InitKind::Normal, plan, &mut XoshiroRng::new(1));
+    let mut model =
+        Mlp::<T>::init(&sizes, cfg.activation.into(), InitKind::Normal, cfg.bias, plan, &mut XoshiroRng::new(1));
     let mut stepper = Stepper::new(&model, &cfg);
     let batch: Vec<u32> = (0..b as u32).map(|i| i * 7 % n as u32).collect();
     stepper.step(&mut model, &data, &batch, 0.1); // warm-up: lets OpenBLAS set up its buffers

@@ -107,11 +107,11 @@ fn fused_sparse_sgd_on_the_numpy_stream_resumes_byte_identically() {
 #[test]
 fn adamw_dropout_cosine_resumes_byte_identically() {
     // Adam's moments and step count, the dropout stream's state and the schedule's position all
-    // come back from the checkpoint: ReLU, weight decay, warm-up into cosine, diagnostics; kills
-    // inside the warm-up's epoch and mid-run.
+    // come back from the checkpoint: ReLU, weight decay, warm-up into cosine, every layer's bias,
+    // diagnostics; kills inside the warm-up's epoch and mid-run.
     let flags = "--train-size 20000 --val-size 10000 --epochs 4 --hidden 128 --activation relu --init he \
                  --optimizer adamw --lr 0.002 --weight-decay 0.05 --lr-schedule cosine --warmup-steps 200 \
-                 --lr-min 0.0001 --dropout 0.2 --diagnostics";
+                 --lr-min 0.0001 --dropout 0.2 --bias all --diagnostics";
     killed_and_resumed_equals_uninterrupted(flags, &[300, 1400]);
 }
 

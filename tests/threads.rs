@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use mlp::config::{ActivationKind, FirstLayer, InitKind, Kernels, LrSchedule, OptimizerKind, Precision, TrainConfig};
+use mlp::config::{
+    ActivationKind, BiasKind, FirstLayer, InitKind, Kernels, LrSchedule, OptimizerKind, Precision, TrainConfig,
+};
 use mlp::data::Mnist;
 use mlp::experiment::run::{run_to_dir, RunOptions};
 use mlp::nn::plan::Threads;
@@ -103,6 +105,7 @@ fn the_modern_recipe_writes_the_same_bytes_on_one_and_two_threads() {
             lr_schedule: LrSchedule::Cosine,
             warmup_steps: 10,
             dropout: 0.2,
+            bias: BiasKind::All,
             activation: ActivationKind::Relu,
             init: InitKind::He,
             epochs: 2,

@@ -125,10 +125,10 @@ pub fn activation_forward_inplace<T: Scalar>(act: Activation, math: Math, z: &mu
 /// max(z, 0); NaN stays NaN (as PyTorch), so a diverged run is still seen as one.
 #[inline(always)]
 fn relu<T: Scalar>(z: T) -> T {
-    if z > T::ZERO || z != z {
-        z
-    } else {
+    if z <= T::ZERO {
         T::ZERO
+    } else {
+        z
     }
 }
 
@@ -161,8 +161,8 @@ fn improved_sigmoid_fast<T: Scalar>(z: T) -> T {
 /// Backward of [`activation_forward`], in place and in up to `ways` blocks: d (B*OC) holds dL/da on entry and dL/dz on exit.
 /// Sigmoid uses f'(z) = a(1-a) from the stored output; the improved sigmoid uses
 /// f'(z) = 1.7159 * 2/3 / cosh^2(2z/3) from the stored pre-activation, as the reference does
-/// (with [`Math::Fast`]: 1/cosh^2(y) = 4e / (1 + e)^2, e = e^(-2|y|)); ReLU's derivative is 1 where
-/// z > 0, else 0.
+/// (with [`Math::Fast`]: 1/cosh^2(y) = 4e / (1 + e)^2, e = e^(-2|y|)); ReLU's derivative is 0 where
+/// z <= 0, else 1 (PyTorch's threshold_backward: a NaN passes the gradient on).
 pub fn activation_backward<T: Scalar>(ways: usize, act: Activation, math: Math, d: &mut [T], z: &[T], a: &[T]) {
     assert!(d.len() == z.len() && d.len() == a.len());
     let (amp_s, s) = (T::from_f64(IMPROVED_A * IMPROVED_S), T::from_f64(IMPROVED_S));
@@ -186,12 +186,28 @@ pub fn activation_backward<T: Scalar>(ways: usize, act: Activation, math: Math, 
                 });
             }
             (Activation::Relu, _) => d.iter_mut().zip(z).for_each(|(d, &z)| {
-                if !(z > T::ZERO) {
+                if z <= T::ZERO {
                     *d = T::ZERO;
                 }
             }),
         }
     });
+}
+
+/// A bias vector, as `torch.nn.Linear` adds it: out (B, OC) += bias (OC) on every row.
+pub fn bias_forward<T: Scalar>(out: &mut [T], bias: &[T]) {
+    assert_eq!(out.len() % bias.len(), 0);
+    out.chunks_exact_mut(bias.len()).for_each(|row| row.iter_mut().zip(bias).for_each(|(o, &b)| *o += b));
+}
+
+/// Backward of [`bias_forward`], averaged over the batch as [`linear_backward`] averages:
+/// dout (B, OC) -> db (OC) = the column sums of dout / B.
+pub fn bias_backward<T: Scalar>(db: &mut [T], dout: &[T]) {
+    assert_eq!(dout.len() % db.len(), 0);
+    db.fill(T::ZERO);
+    dout.chunks_exact(db.len()).for_each(|row| db.iter_mut().zip(row).for_each(|(s, &d)| *s += d));
+    let inv_b = T::ONE / T::from_f64((dout.len() / db.len()) as f64);
+    db.iter_mut().for_each(|s| *s *= inv_b);
 }
 
 /// Inverted dropout. a (B*OC), mask (B*OC) -> out (B*OC) = a * mask, where the mask holds 0 for a
@@ -327,6 +343,30 @@ mod tests {
     }
 
     #[test]
+    fn bias_pair_is_the_weight_row_of_a_ones_column() {
+        // A bias is the weight row of a ones column appended to the input: the naive reference.
+        let mut rng = Lcg(5);
+        for &(b, c, oc) in &[(1, 1, 1), (3, 7, 5), (32, 64, 10)] {
+            let (inp, w, bias, dout): (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) =
+                (rng.vec(b * c), rng.vec(c * oc), rng.vec(oc), rng.vec(b * oc));
+            let ones: Vec<f64> = inp.chunks(c).flat_map(|row| row.iter().copied().chain([1.0])).collect();
+            let wb: Vec<f64> = w.iter().chain(&bias).copied().collect();
+            let mut out = vec![0.0; b * oc];
+            linear_forward(1, &mut out, &inp, &w, b, c, oc);
+            bias_forward(&mut out, &bias);
+            let mut want = vec![0.0; b * oc];
+            reference::gemm(Transpose::No, Transpose::No, b, oc, c + 1, 1.0, &ones, &wb, 0.0, &mut want);
+            assert_close(&out, &want, 1e-12);
+
+            let mut db = vec![f64::NAN; oc];
+            bias_backward(&mut db, &dout);
+            let (mut want_dw, mut want_dinp) = (vec![0.0; (c + 1) * oc], vec![0.0; b * (c + 1)]);
+            reference::linear_backward(&mut want_dinp, &mut want_dw, &dout, &ones, &wb, b, c + 1, oc);
+            assert_close(&db, &want_dw[c * oc..], 1e-12);
+        }
+    }
+
+    #[test]
     fn activations_match_reference_and_stay_finite() {
         let mut rng = Lcg(3);
         let mut z: Vec<f64> = rng.vec(257).iter().map(|v| v * 8.0).collect();
@@ -370,10 +410,10 @@ mod tests {
         activation_forward(1, Activation::Relu, Math::Fast, &mut a, &z);
         assert_eq!(a[..4], [0.0, 0.0, 1e-300, 0.0]);
         assert!(a[4].is_nan());
-        // The derivative at 0 is 0, as PyTorch's.
+        // The derivative at 0 is 0, as PyTorch's; a NaN passes the gradient on (z <= 0 is false).
         let mut d = [5.0f64; 5];
         activation_backward(1, Activation::Relu, Math::Fast, &mut d, &z, &a);
-        assert_eq!(d[..4], [0.0, 0.0, 5.0, 0.0]);
+        assert_eq!(d, [0.0, 0.0, 5.0, 0.0, 5.0]);
     }
 
     #[test]
@@ -381,7 +421,7 @@ mod tests {
         let mut rng = Lcg(11);
         let n = 3 * BLOCK_ALIGN + 5;
         let a = rng.vec(n);
-        let mask: Vec<f64> = rng.vec(n).iter().map(|u| if *u > 0.0 { 1.0 / 0.7 } else { 0.0 }).collect();
+        let mask: Vec<f64> = rng.vec::<f64>(n).iter().map(|u| if *u > 0.0 { 1.0 / 0.7 } else { 0.0 }).collect();
         let (mut one, mut three) = (vec![0.0; n], vec![0.0; n]);
         dropout_forward(1, &mut one, &a, &mask);
         dropout_forward(3, &mut three, &a, &mask);

@@ -86,7 +86,14 @@ pub fn activation(act: Activation, z: f64) -> (f64, f64) {
             let t = (IMPROVED_S * z).tanh();
             (IMPROVED_A * t, IMPROVED_A * IMPROVED_S * (1.0 - t * t))
         }
-        Activation::Relu => (z.max(0.0), if z > 0.0 { 1.0 } else { 0.0 }),
+        // As PyTorch: 0 where z <= 0, so a NaN passes through (and passes the gradient on).
+        Activation::Relu => {
+            if z <= 0.0 {
+                (0.0, 0.0)
+            } else {
+                (z, 1.0)
+            }
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 
 use super::common::{load, CommonArgs};
-use mlp::config::{layer_sizes, ActivationKind, InitKind, NormStats, RngKind};
+use mlp::config::{layer_sizes, ActivationKind, BiasKind, InitKind, NormStats, RngKind};
 use mlp::data;
 use mlp::error::ConfigError;
 use mlp::nn::{Mlp, Plan};
@@ -34,26 +34,27 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
     let splits = data::split::<f64>(&mnist, args.images, 0, 0, NormStats::FullTrain, Plan::REFERENCE.data_forms())?;
     let (eps, tol) = (1e-3, 1e-6);
     let mut failed = false;
-    // The 2021 activations with uniform init, ReLU with He init, and dropout under a fixed mask.
+    // The 2021 activations with uniform init, ReLU with He init, dropout under a fixed mask, and
+    // every layer's bias.
     let cases = [
-        (ActivationKind::Sigmoid, InitKind::Uniform, 0.0),
-        (ActivationKind::Improved, InitKind::Uniform, 0.0),
-        (ActivationKind::Relu, InitKind::He, 0.0),
-        (ActivationKind::Improved, InitKind::Normal, 0.3),
-        (ActivationKind::Relu, InitKind::He, 0.3),
+        (ActivationKind::Sigmoid, InitKind::Uniform, 0.0, BiasKind::Input),
+        (ActivationKind::Improved, InitKind::Uniform, 0.0, BiasKind::Input),
+        (ActivationKind::Relu, InitKind::He, 0.0, BiasKind::Input),
+        (ActivationKind::Improved, InitKind::Normal, 0.3, BiasKind::Input),
+        (ActivationKind::Relu, InitKind::He, 0.3, BiasKind::All),
     ];
     for hidden in [vec![64], vec![64, 64]] {
-        for (act, init, dropout) in cases {
+        for (act, init, dropout, bias) in cases {
             let sizes = layer_sizes(splits.train.dim(), &hidden);
             let mut rng = make_rng(RngKind::Xoshiro, args.seed);
-            let model = Mlp::<f64>::init(&sizes, act.into(), init, Plan::REFERENCE, rng.as_mut());
+            let model = Mlp::<f64>::init(&sizes, act.into(), init, bias, Plan::REFERENCE, rng.as_mut());
             let r = gradient_check(&model, &splits.train, eps, args.stride, dropout, args.seed);
             let verdict = if r.passed(tol) { "ok" } else { "FAILED" };
             failed |= !r.passed(tol);
             let skipped =
                 if r.skipped > 0 { format!(" ({} at ReLU's kink skipped)", r.skipped) } else { String::new() };
             println!(
-                "{verdict:6} hidden {hidden:?} {act:?} {init:?} dropout {dropout}: {} weights{skipped}, max |approx - grad| = {:.3e} (limit {tol:e}) at layer {} [{}, {}]",
+                "{verdict:6} hidden {hidden:?} {act:?} {init:?} dropout {dropout} bias {bias:?}: {} weights{skipped}, max |approx - grad| = {:.3e} (limit {tol:e}) at layer {} [{}, {}]",
                 r.checked, r.max_abs_diff, r.worst.0, r.worst.1, r.worst.2
             );
         }

@@ -27,8 +27,8 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train one model and write its run directory (config.json, steps.csv, checks.csv, summary.json).
-    Train(train::TrainArgs),
-    /// Print the parameter count of a network (weights; the bias is the input's ones column).
+    Train(Box<train::TrainArgs>),
+    /// Print the parameter count of a network (weights and biases).
     Params(params::ParamsArgs),
     /// The assignment's gradient check (tasks 2a and 4c) on [64] and [64,64], both activations.
     Gradcheck(gradcheck::GradcheckArgs),
@@ -50,7 +50,7 @@ enum Command {
 
 pub fn execute(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Command::Train(args) => train::run(args),
+        Command::Train(args) => train::run(*args),
         Command::Params(args) => params::run(args),
         Command::Gradcheck(args) => gradcheck::run(args),
         Command::Sweep(args) => sweep::run(args),

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use clap::Args;
 
-use mlp::config::parameter_count;
+use mlp::config::{parameter_count, BiasKind};
 use mlp::error::ConfigError;
 
 #[derive(Args)]
@@ -14,6 +14,9 @@ pub struct ParamsArgs {
     /// Inputs per image, the bias column included.
     #[arg(long, default_value_t = 785)]
     inputs: usize,
+    /// Biases: `input` (the 2021 ones column) or `all` (every layer, as torch.nn.Linear).
+    #[arg(long, value_enum, default_value = "input")]
+    bias: BiasKind,
 }
 
 pub fn run(args: ParamsArgs) -> Result<()> {
@@ -22,8 +25,8 @@ pub fn run(args: ParamsArgs) -> Result<()> {
     if args.hidden.is_empty() || args.hidden.contains(&0) {
         return Err(invalid("layer sizes must be at least 1").into());
     }
-    let count =
-        parameter_count(args.inputs, &args.hidden).ok_or_else(|| invalid("the parameter count overflows 64 bits"))?;
+    let count = parameter_count(args.inputs, &args.hidden, args.bias)
+        .ok_or_else(|| invalid("the parameter count overflows 64 bits"))?;
     println!("{count}");
     Ok(())
 }

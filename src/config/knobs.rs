@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ActivationKind, DatasetName, FirstLayer, InitKind, Kernels, LrSchedule, NormStats, OptimizerKind, Precision,
-    RngKind, TrainConfig,
+    ActivationKind, BiasKind, DatasetName, FirstLayer, InitKind, Kernels, LrSchedule, NormStats, OptimizerKind,
+    Precision, RngKind, TrainConfig,
 };
 
 /// Values to change in a [`TrainConfig`]; `None` keeps the value underneath.
@@ -146,6 +146,10 @@ pub struct Overrides {
     #[arg(long, value_name = "P")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dropout: Option<f64>,
+    /// Biases: `input` (the 2021 ones column on the input) or `all` (every layer, as torch.nn.Linear, zero-initialised) [default: input].
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bias: Option<BiasKind>,
 }
 
 /// Applies every `Some` field of `$from` onto `$to`, for the listed fields.
@@ -163,7 +167,7 @@ impl Overrides {
             checks_per_epoch, validation, restore_best, seed, rng, precision, train_size, val_size,
             norm_stats, kernels, first_layer, val_from_train, dataset,
             diagnostics, optimizer, beta1, beta2, eps, weight_decay, lr_schedule, warmup_steps, lr_min,
-            lr_decay_epochs, lr_decay, dropout,
+            lr_decay_epochs, lr_decay, dropout, bias,
         );
     }
 
@@ -222,6 +226,7 @@ mod tests {
             lr_decay_epochs: 3,
             lr_decay: 0.5,
             dropout: 0.25,
+            bias: BiasKind::All,
         }
     }
 

@@ -60,6 +60,18 @@ pub enum LrSchedule {
     Step,
 }
 
+/// Which layers have a bias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum BiasKind {
+    /// The 2021 form: a ones column appended to the input, whose weight row (drawn with the
+    /// others) is the first layer's bias; no other bias.
+    Input,
+    /// Every layer has a bias vector, as `torch.nn.Linear`, initialised to zero; the weights are
+    /// drawn as with `input`.
+    All,
+}
+
 /// Element type of the whole run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -186,6 +198,7 @@ pub struct TrainConfig {
     pub lr_decay: f64,
     /// Inverted dropout on every hidden layer's output in training (0: none).
     pub dropout: f64,
+    pub bias: BiasKind,
 }
 
 impl Default for TrainConfig {
@@ -225,6 +238,7 @@ impl Default for TrainConfig {
             lr_decay_epochs: 1,
             lr_decay: 0.1,
             dropout: 0.0,
+            bias: BiasKind::Input,
         }
     }
 }
@@ -393,8 +407,16 @@ pub const CLASSES: usize = 10;
 
 /// Parameters of an MLP with `inputs` inputs (the bias column included): the sum of the weight
 /// matrix sizes, since the only bias is the input's ones column. None when it overflows.
-pub fn parameter_count(inputs: usize, hidden: &[usize]) -> Option<usize> {
-    layer_sizes(inputs, hidden).windows(2).try_fold(0usize, |sum, w| sum.checked_add(w[0].checked_mul(w[1])?))
+pub fn parameter_count(inputs: usize, hidden: &[usize], bias: BiasKind) -> Option<usize> {
+    let sizes = layer_sizes(inputs, hidden);
+    (0..sizes.len() - 1)
+        .try_fold(0usize, |sum, l| sum.checked_add(weight_rows(&sizes, bias, l).checked_mul(sizes[l + 1])?))
+}
+
+/// Rows of layer l's weight matrix in a network of widths `sizes`: its inputs, plus the bias row
+/// of a hidden layer's input with `bias = all` (the first layer's input carries its ones column).
+pub fn weight_rows(sizes: &[usize], bias: BiasKind, l: usize) -> usize {
+    sizes[l] + usize::from(l > 0 && bias == BiasKind::All)
 }
 
 /// Layer widths from input to output: [inputs, hidden..., 10].
@@ -408,10 +430,12 @@ mod tests {
 
     #[test]
     fn parameter_counts_are_exact_or_none() {
-        assert_eq!(parameter_count(785, &[64]), Some(785 * 64 + 64 * 10));
-        assert_eq!(parameter_count(785, &[60, 60]), Some(785 * 60 + 60 * 60 + 600));
-        assert_eq!(parameter_count(785, &[1 << 32, 1 << 32]), None);
-        assert_eq!(parameter_count(785, &[usize::MAX]), None);
+        assert_eq!(parameter_count(785, &[64], BiasKind::Input), Some(785 * 64 + 64 * 10));
+        assert_eq!(parameter_count(785, &[60, 60], BiasKind::Input), Some(785 * 60 + 60 * 60 + 600));
+        // torch.nn.Linear's count: (784 + 1) 60 + (60 + 1) 60 + (60 + 1) 10.
+        assert_eq!(parameter_count(785, &[60, 60], BiasKind::All), Some(785 * 60 + 61 * 60 + 610));
+        assert_eq!(parameter_count(785, &[1 << 32, 1 << 32], BiasKind::Input), None);
+        assert_eq!(parameter_count(785, &[usize::MAX], BiasKind::All), None);
     }
 
     #[test]

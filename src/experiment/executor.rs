@@ -119,7 +119,7 @@ pub fn execute(
 /// sooner, alike for similar runs).
 fn expected_work(cfg: &TrainConfig, data: &DataSets) -> u128 {
     let inputs = data.get(cfg.dataset).map_or(0, |(_, m)| m.pixels() + 1);
-    let weights = crate::config::parameter_count(inputs, &cfg.hidden).unwrap_or(usize::MAX);
+    let weights = crate::config::parameter_count(inputs, &cfg.hidden, cfg.bias).unwrap_or(usize::MAX);
     weights as u128 * cfg.train_size as u128 * cfg.epochs as u128
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::fingerprint::{describe, Fingerprint, Staleness};
 use super::progress::WithProgress;
 use super::run_dir::{write_json_atomic, RunLock, RunWriter, CHECKPOINT_FILE, CONFIG_FILE, FAILED_FILE};
-use crate::config::{DatasetName, Precision, RunConfig, TrainConfig};
+use crate::config::{weight_rows, DatasetName, Precision, RunConfig, TrainConfig};
 use crate::data::{self, Mnist, Normalization};
 use crate::error::TrainError;
 use crate::nn::model_file::{self, ModelMeta};
@@ -133,7 +133,8 @@ fn check_memory(cfg: &TrainConfig, mnist: &Mnist, plan: &Plan, element_bytes: us
     let inputs = mnist.pixels() + 1;
     let sizes = cfg.layer_sizes(inputs);
     let threads = rayon::current_num_threads();
-    let params = crate::config::parameter_count(inputs, &cfg.hidden).map_or("more than 2^64".into(), |p| p.to_string());
+    let params = crate::config::parameter_count(inputs, &cfg.hidden, cfg.bias)
+        .map_or("more than 2^64".into(), |p| p.to_string());
     let available = memory::available_bytes().unwrap_or(u64::MAX);
     let (train, val, from_train) = (cfg.train_size, cfg.val_size, cfg.val_from_train);
     let data = data::split_bytes(mnist, train, val, from_train, plan.data_forms(), element_bytes);
@@ -170,7 +171,9 @@ fn checkpoint_of<T: Element>(
     }
     let bytes = std::fs::read(&path).map_err(|source| TrainError::Output { path: path.clone(), source })?;
     let resume_err = |reason| TrainError::Resume { path: path.clone(), reason };
-    let ck = checkpoint::from_bytes::<T>(&bytes, &cfg.layer_sizes(inputs)).map_err(resume_err)?;
+    let sizes = cfg.layer_sizes(inputs);
+    let shapes: Vec<_> = (0..sizes.len() - 1).map(|l| (weight_rows(&sizes, cfg.bias, l), sizes[l + 1])).collect();
+    let ck = checkpoint::from_bytes::<T>(&bytes, &shapes).map_err(resume_err)?;
     ck.check(train_len, cfg).map_err(resume_err)?;
     Ok(Ok(Some(ck)))
 }

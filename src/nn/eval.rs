@@ -109,6 +109,9 @@ impl<T: Element> Mlp<T> {
                 self.first_layer_forward(Threads::ONE, &mut pong[..r * oc], offset, None, &input, r);
             } else {
                 layers::linear_forward(1, &mut pong[..r * oc], &ping[..r * c], self.w(l), r, c, oc);
+                if let Some(bias) = self.hidden_bias(l) {
+                    layers::bias_forward(&mut pong[..r * oc], bias);
+                }
             }
             if l + 1 < self.layers() {
                 layers::activation_forward_inplace(self.activation, math, &mut pong[..r * oc]);

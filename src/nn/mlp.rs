@@ -8,7 +8,7 @@
 use std::ops::Range;
 
 use super::plan::{FirstLayerEval, Plan, Threads};
-use crate::config::{ActivationKind, InitKind};
+use crate::config::{weight_rows, ActivationKind, BiasKind, InitKind};
 use crate::data::{Forms, SparsePixels, SplitForms};
 use crate::rng::RunRng;
 use kernels::layers::{self, Activation};
@@ -68,8 +68,10 @@ impl From<ActivationKind> for Activation {
 pub struct Mlp<T> {
     /// Widths from input (bias included) to output, e.g. [785, 64, 10].
     pub sizes: Vec<usize>,
-    /// W_l, row-major (sizes[l], sizes[l+1]).
+    /// W_l, row-major ([`Mlp::rows`] l, sizes[l+1]): with `bias = all`, a hidden layer's input
+    /// gets a bias row, last (the first layer's input carries its ones column already).
     pub weights: Vec<Vec<T>>,
+    pub bias: BiasKind,
     pub activation: Activation,
     /// Which kernels run each part.
     pub plan: Plan,
@@ -78,10 +80,20 @@ pub struct Mlp<T> {
 impl<T: Element> Mlp<T> {
     /// Draws every layer's weights in layer order, each in row-major order: uniform(-1, 1),
     /// normal(0, 1/sqrt(fan_in)) or normal(0, sqrt(2/fan_in)), drawn in f64 and rounded to T.
-    pub fn init(sizes: &[usize], activation: Activation, init: InitKind, plan: Plan, rng: &mut dyn RunRng) -> Self {
+    /// With `bias = all` the same draws are made and every bias starts at zero: the first
+    /// layer's ones-column row is zeroed, the other layers get a zero row appended.
+    pub fn init(
+        sizes: &[usize],
+        activation: Activation,
+        init: InitKind,
+        bias: BiasKind,
+        plan: Plan,
+        rng: &mut dyn RunRng,
+    ) -> Self {
         let weights = sizes
             .windows(2)
-            .map(|w| {
+            .enumerate()
+            .map(|(l, w)| {
                 let (fan_in, fan_out) = (w[0], w[1]);
                 let mut draws = vec![0.0f64; fan_in * fan_out];
                 match init {
@@ -89,18 +101,35 @@ impl<T: Element> Mlp<T> {
                     InitKind::Normal => rng.fill_normal(&mut draws, 1.0 / (fan_in as f64).sqrt()),
                     InitKind::He => rng.fill_normal(&mut draws, (2.0 / fan_in as f64).sqrt()),
                 }
+                if bias == BiasKind::All {
+                    match l {
+                        0 => draws[(fan_in - 1) * fan_out..].fill(0.0),
+                        _ => draws.resize((fan_in + 1) * fan_out, 0.0),
+                    }
+                }
                 draws.into_iter().map(T::from_f64).collect()
             })
             .collect();
-        Self { sizes: sizes.to_vec(), weights, activation, plan }
+        Self { sizes: sizes.to_vec(), weights, bias, activation, plan }
+    }
+
+    /// Rows of W_l (see [`weight_rows`]).
+    pub fn rows(&self, l: usize) -> usize {
+        weight_rows(&self.sizes, self.bias, l)
     }
 
     pub fn layers(&self) -> usize {
         self.weights.len()
     }
 
+    /// W_l without a bias row of its own: (sizes[l], sizes[l+1]).
     pub(super) fn w(&self, l: usize) -> &[T] {
-        &self.weights[l]
+        &self.weights[l][..self.sizes[l] * self.sizes[l + 1]]
+    }
+
+    /// Layer l's bias (sizes[l+1]), added after the product: hidden-layer inputs with `bias = all`.
+    pub(super) fn hidden_bias(&self, l: usize) -> Option<&[T]> {
+        (self.rows(l) > self.sizes[l]).then(|| &self.weights[l][self.sizes[l] * self.sizes[l + 1]..])
     }
 
     /// First layer: out (R, OC) from the input rows, dense GEMM or sparse pixels. For sparse

@@ -2,8 +2,9 @@
 //! tools read. The contract (kept stable, documented in the README):
 //!
 //! - tensors `layers.{i}.weight`, i = 0.., shape [fan_in, fan_out], dtype F32 or F64 (the
-//!   precision trained); the first layer has one row per pixel plus the bias row, last; there are
-//!   no other biases;
+//!   precision trained). With `bias = input` (the 2021 form) the first layer has one row per
+//!   pixel plus the bias row, last, and there are no other biases; with `bias = all` every layer
+//!   has one row per input and a tensor `layers.{i}.bias`, shape [fan_out], as `torch.nn.Linear`;
 //! - string metadata `activation` (`sigmoid` | `improved` | `relu`), `mean` and `std` (the normalisation
 //!   x' = (x - mean) / std of raw pixel bytes), `config` (the run's configuration, JSON) and
 //!   `fingerprint` (JSON, see `crate::experiment::fingerprint`).
@@ -20,7 +21,7 @@ use safetensors::SafeTensors;
 use super::mlp::Mlp;
 use super::plan::Plan;
 use super::tensors;
-use crate::config::{ActivationKind, Precision, RunConfig, TrainConfig, CLASSES};
+use crate::config::{ActivationKind, BiasKind, Precision, RunConfig, TrainConfig, CLASSES};
 use crate::error::ModelError;
 use kernels::Element;
 
@@ -59,14 +60,27 @@ pub fn weight_name(l: usize) -> String {
     format!("layers.{l}.weight")
 }
 
+/// The name of layer `l`'s bias tensor (`bias = all`).
+pub fn bias_name(l: usize) -> String {
+    format!("layers.{l}.bias")
+}
+
 /// A model file holding `weights` (shaped as `model`'s layers) and `meta`.
 pub fn to_bytes<T: Element>(model: &Mlp<T>, weights: &[Vec<T>], meta: &ModelMeta) -> Vec<u8> {
     assert_eq!(T::NAME, crate::config::precision_name(meta.config.precision), "weights in the configured precision");
-    let encoded: Vec<Vec<u8>> = weights.iter().map(|w| tensors::encode(w)).collect();
-    let views = encoded
-        .iter()
-        .enumerate()
-        .map(|(l, bytes)| (weight_name(l), tensors::view::<T>(bytes, &[model.sizes[l], model.sizes[l + 1]])));
+    let biases = model.bias == BiasKind::All;
+    let mut tensors_out: Vec<(String, Vec<u8>, Vec<usize>)> = Vec::new();
+    for (l, w) in weights.iter().enumerate() {
+        let (rows, oc) = (model.rows(l), model.sizes[l + 1]);
+        assert_eq!(w.len(), rows * oc, "weights shaped as the model's layers");
+        // With `bias = all` the last row of W_l is the bias.
+        let kept = rows - usize::from(biases);
+        tensors_out.push((weight_name(l), tensors::encode(&w[..kept * oc]), vec![kept, oc]));
+        if biases {
+            tensors_out.push((bias_name(l), tensors::encode(&w[kept * oc..]), vec![oc]));
+        }
+    }
+    let views = tensors_out.iter().map(|(name, bytes, shape)| (name.clone(), tensors::view::<T>(bytes, shape)));
     let activation = serde_json::to_value(meta.activation).expect("plain data");
     let info = BTreeMap::from([
         ("activation".to_string(), activation.as_str().expect("a string").to_string()),
@@ -119,26 +133,30 @@ pub fn parse(bytes: &[u8]) -> Result<(AnyMlp, ModelMeta), String> {
         return Err(format!("metadata `activation` disagrees with the configuration's {:?}", config.activation));
     }
     let layers = config.hidden.len() + 1;
+    let biases = config.bias == BiasKind::All;
+    let expected = |l: usize| [Some(weight_name(l)), biases.then(|| bias_name(l))];
     let names = st.names();
-    if let Some(extra) = names.iter().find(|n| !(0..layers).any(|l| **n == weight_name(l))) {
-        return Err(format!(
-            "unexpected tensor `{extra}` (a network of {layers} layers has layers.0.weight..layers.{}.weight)",
-            layers - 1
-        ));
+    if let Some(extra) = names.iter().find(|n| !(0..layers).any(|l| expected(l).iter().flatten().any(|e| e == **n))) {
+        let kinds = if biases { "layers.{i}.weight and layers.{i}.bias" } else { "layers.{i}.weight (bias = input)" };
+        return Err(format!("unexpected tensor `{extra}` (a network of {layers} layers has {kinds}, i < {layers})"));
     }
+    let want = match config.precision {
+        Precision::F32 => Dtype::F32,
+        Precision::F64 => Dtype::F64,
+    };
+    let tensor = |name: &str| -> Result<_, String> {
+        let view = st.tensor(name).map_err(|_| format!("tensor `{name}` is missing"))?;
+        if view.dtype() != want {
+            return Err(format!("`{name}` has dtype {:?}; the configuration says {want:?}", view.dtype()));
+        }
+        Ok(view)
+    };
     let mut sizes = Vec::with_capacity(layers + 1);
     let mut views = Vec::with_capacity(layers);
     for l in 0..layers {
         let name = weight_name(l);
-        let view = st.tensor(&name).map_err(|_| format!("tensor `{name}` is missing"))?;
-        let want = match config.precision {
-            Precision::F32 => Dtype::F32,
-            Precision::F64 => Dtype::F64,
-        };
-        if view.dtype() != want {
-            return Err(format!("`{name}` has dtype {:?}; the configuration says {want:?}", view.dtype()));
-        }
-        let shape = view.shape();
+        let view = tensor(&name)?;
+        let shape = view.shape().to_vec();
         if shape.len() != 2 {
             return Err(format!("`{name}` has shape {shape:?}; a weight matrix is [fan_in, fan_out]"));
         }
@@ -150,13 +168,32 @@ pub fn parse(bytes: &[u8]) -> Result<(AnyMlp, ModelMeta), String> {
             ));
         }
         if l == 0 {
-            if shape[0] < 2 {
-                return Err(format!("`{name}` has {} input rows; at least one pixel and the bias row", shape[0]));
+            // The model's first layer counts the input's ones column, whose row is the bias.
+            if biases {
+                if shape[0] < 1 {
+                    return Err(format!("`{name}` has no input rows"));
+                }
+                sizes.push(shape[0] + 1);
+            } else {
+                if shape[0] < 2 {
+                    return Err(format!("`{name}` has {} input rows; at least one pixel and the bias row", shape[0]));
+                }
+                sizes.push(shape[0]);
             }
-            sizes.push(shape[0]);
         }
         sizes.push(shape[1]);
-        views.push(view);
+        let bias = match biases {
+            true => {
+                let name = bias_name(l);
+                let view = tensor(&name)?;
+                if view.shape() != [out] {
+                    return Err(format!("`{name}` has shape {:?}; the layer needs [{out}]", view.shape()));
+                }
+                Some(view)
+            }
+            false => None,
+        };
+        views.push((view, bias));
     }
     let meta =
         ModelMeta { activation, mean, std, config, fingerprint: info.get("fingerprint").cloned().unwrap_or_default() };
@@ -170,20 +207,26 @@ pub fn parse(bytes: &[u8]) -> Result<(AnyMlp, ModelMeta), String> {
 
 fn build<T: Element>(
     sizes: &[usize],
-    views: &[safetensors::tensor::TensorView],
+    views: &[(safetensors::tensor::TensorView, Option<safetensors::tensor::TensorView>)],
     meta: &ModelMeta,
     plan: Plan,
 ) -> Result<Mlp<T>, String> {
-    let weights: Vec<Vec<T>> = views.iter().map(tensors::decode::<T>).collect();
-    for (l, w) in weights.iter().enumerate() {
+    let mut weights = Vec::with_capacity(views.len());
+    for (l, (weight, bias)) in views.iter().enumerate() {
+        let oc = sizes[l + 1];
+        let mut w: Vec<T> = tensors::decode(weight);
         if let Some(i) = w.iter().position(|v| !v.is_finite()) {
-            return Err(format!(
-                "`{}` holds a non-finite weight at [{}, {}]",
-                weight_name(l),
-                i / sizes[l + 1],
-                i % sizes[l + 1]
-            ));
+            return Err(format!("`{}` holds a non-finite weight at [{}, {}]", weight_name(l), i / oc, i % oc));
         }
+        if let Some(bias) = bias {
+            let b: Vec<T> = tensors::decode(bias);
+            if let Some(i) = b.iter().position(|v| !v.is_finite()) {
+                return Err(format!("`{}` holds a non-finite bias at [{i}]", bias_name(l)));
+            }
+            w.extend(b);
+        }
+        weights.push(w);
     }
-    Ok(Mlp { sizes: sizes.to_vec(), weights, activation: meta.activation.into(), plan })
+    let bias = meta.config.bias;
+    Ok(Mlp { sizes: sizes.to_vec(), weights, bias, activation: meta.activation.into(), plan })
 }

@@ -27,6 +27,10 @@ impl<T: Element> Mlp<T> {
             } else {
                 let inp = if ws.mask.is_empty() { &ws.a[l - 1] } else { &ws.dropped[l - 1] };
                 layers::linear_forward(threads.gemm(b, oc, c), &mut ws.z[l], inp, self.w(l), b, c, oc);
+                // z[l] += bias_l (OC) on every row, with `bias = all`
+                if let Some(bias) = self.hidden_bias(l) {
+                    layers::bias_forward(&mut ws.z[l], bias);
+                }
             }
             // a[l] (B, OC) = f(z[l]) for hidden layers
             if l < last {
@@ -56,9 +60,13 @@ impl<T: Element> Mlp<T> {
             let (c, oc) = (self.sizes[l], self.sizes[l + 1]);
             let (below, here) = ws.d.split_at_mut(l);
             let inp = if ws.mask.is_empty() { &ws.a[l - 1] } else { &ws.dropped[l - 1] };
-            let (dinp, dw) = (&mut below[l - 1], &mut ws.grads[l]);
+            let (dw, db) = ws.grads[l].split_at_mut(c * oc);
+            let dinp = &mut below[l - 1];
             // dW_l (C, OC) = out[l-1]^T @ d[l] / B;  d[l-1] (B, C) = d[l] @ W_l^T
-            // (out: a, or a * mask with dropout)
+            // (out: a, or a * mask with dropout); db_l (OC) = column means of d[l], with `bias = all`
+            if !db.is_empty() {
+                layers::bias_backward(db, &here[0]);
+            }
             // The products are c x oc x B and B x c x oc: the same work, the same blocks.
             let ways = threads.gemm(c, oc, ws.b);
             match self.plan.hidden_input_gradient {

@@ -1,6 +1,7 @@
 //! The buffers of one training batch's forward/backward pass, allocated once per run: a training
 //! step allocates nothing.
 
+use super::mlp::Mlp;
 use crate::config::CLASSES;
 use kernels::sparse::ByPixel;
 use kernels::Element;
@@ -31,9 +32,10 @@ pub struct Workspace<T> {
 }
 
 impl<T: Element> Workspace<T> {
-    /// Buffers for a network of widths `sizes` on batches of `b` rows; with `dropout`, the
-    /// hidden layers' masks and dropped outputs too.
-    pub fn new(sizes: &[usize], b: usize, dropout: bool) -> Self {
+    /// Buffers for `model` on batches of `b` rows; with `dropout`, the hidden layers' masks and
+    /// dropped outputs too.
+    pub fn new(model: &Mlp<T>, b: usize, dropout: bool) -> Self {
+        let sizes = &model.sizes;
         let per_layer =
             |rows: usize| -> Vec<Vec<T>> { sizes[1..].iter().map(|&oc| vec![T::ZERO; rows * oc]).collect() };
         let mut a = per_layer(b);
@@ -43,7 +45,7 @@ impl<T: Element> Workspace<T> {
             z: per_layer(b),
             probs: vec![T::ZERO; b * CLASSES],
             d: per_layer(b),
-            grads: sizes.windows(2).map(|w| vec![T::ZERO; w[0] * w[1]]).collect(),
+            grads: model.weights.iter().map(|w| vec![T::ZERO; w.len()]).collect(),
             offset: vec![T::ZERO; sizes[1]],
             by_pixel: ByPixel::new(b, sizes[0] - 1),
             wt: vec![T::ZERO; sizes.windows(2).skip(1).map(|w| w[0] * w[1]).max().unwrap_or(0)],

@@ -53,13 +53,13 @@ pub fn gradient_check(
     seed: u64,
 ) -> GradcheckReport {
     let n = data.len();
-    let mut ws = Workspace::new(&model.sizes, n, dropout > 0.0);
+    let mut ws = Workspace::new(model, n, dropout > 0.0);
     if dropout > 0.0 {
         Dropout::new(dropout, seed).fill(ws.dropout_masks_mut());
     }
     let masks = ws.dropout_masks_mut().to_vec();
     let fresh = || {
-        let mut w = Workspace::new(&model.sizes, n, dropout > 0.0);
+        let mut w = Workspace::new(model, n, dropout > 0.0);
         w.dropout_masks_mut().clone_from_slice(&masks);
         w
     };

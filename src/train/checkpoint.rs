@@ -97,7 +97,7 @@ pub fn to_bytes<T: Element>(
     indices: &[u32],
     meta: &CheckpointMeta,
 ) -> Vec<u8> {
-    let shape = |l: usize| vec![model.sizes[l], model.sizes[l + 1]];
+    let shape = |l: usize| vec![model.rows(l), model.sizes[l + 1]];
     let mut named: Vec<(String, Vec<u8>, Vec<usize>, Dtype)> = Vec::new();
     let mut add = |kind: &str, set: &[Vec<T>]| {
         for (l, w) in set.iter().enumerate() {
@@ -122,8 +122,9 @@ pub fn to_bytes<T: Element>(
     tensors::serialize(views, info)
 }
 
-/// Reads a checkpoint of a network of layer widths `sizes`; the error says what is wrong.
-pub fn from_bytes<T: Element>(bytes: &[u8], sizes: &[usize]) -> Result<Checkpoint<T>, String> {
+/// Reads a checkpoint of a network whose weight matrices have the shapes `shapes` (rows, cols);
+/// the error says what is wrong.
+pub fn from_bytes<T: Element>(bytes: &[u8], shapes: &[(usize, usize)]) -> Result<Checkpoint<T>, String> {
     let st = SafeTensors::deserialize(bytes).map_err(|e| format!("not a checkpoint ({e})"))?;
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| format!("not a checkpoint ({e})"))?;
     let text = header.metadata().as_ref().and_then(|m| m.get("checkpoint")).ok_or("no `checkpoint` metadata")?;
@@ -134,19 +135,14 @@ pub fn from_bytes<T: Element>(bytes: &[u8], sizes: &[usize]) -> Result<Checkpoin
     let layer = |kind: &str, l: usize| -> Result<Option<Vec<T>>, String> {
         let name = format!("layers.{l}.{kind}");
         let Ok(view) = st.tensor(&name) else { return Ok(None) };
-        if view.dtype() != tensors::dtype::<T>() || view.shape() != [sizes[l], sizes[l + 1]] {
-            return Err(format!(
-                "`{name}` is {:?} {:?}, expected [{}, {}]",
-                view.dtype(),
-                view.shape(),
-                sizes[l],
-                sizes[l + 1]
-            ));
+        let (rows, cols) = shapes[l];
+        if view.dtype() != tensors::dtype::<T>() || view.shape() != [rows, cols] {
+            return Err(format!("`{name}` is {:?} {:?}, expected [{rows}, {cols}]", view.dtype(), view.shape()));
         }
         Ok(Some(tensors::decode(&view)))
     };
     let set = |kind: &str| -> Result<Option<Vec<Vec<T>>>, String> {
-        let found: Vec<Option<Vec<T>>> = (0..sizes.len() - 1).map(|l| layer(kind, l)).collect::<Result<_, _>>()?;
+        let found: Vec<Option<Vec<T>>> = (0..shapes.len()).map(|l| layer(kind, l)).collect::<Result<_, _>>()?;
         match found.iter().filter(|f| f.is_some()).count() {
             0 => Ok(None),
             n if n == found.len() => Ok(Some(found.into_iter().flatten().collect())),

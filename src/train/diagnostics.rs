@@ -83,7 +83,7 @@ impl<T: Element> Diagnostics<T> {
             update_sum: vec![0.0; layers],
             steps: 0,
             first_grad: if fused { vec![T::ZERO; model.weights[0].len()] } else { Vec::new() },
-            probe: Workspace::new(&model.sizes, rows, false),
+            probe: Workspace::new(model, rows, false),
             probe_x: if dense { probe_rows(val, rows) } else { Vec::new() },
             probe_labels: val.labels[..rows].to_vec(),
         }
@@ -131,7 +131,7 @@ impl<T: Element> Diagnostics<T> {
                     layer: l,
                     grad_norm: self.grad_sum[l] / steps,
                     weight_norm,
-                    spectral_norm: spectral_norm(w, model.sizes[l], model.sizes[l + 1]),
+                    spectral_norm: spectral_norm(w, model.rows(l), model.sizes[l + 1]),
                     update_ratio: self.update_sum[l] / steps / weight_norm,
                     act_mean: act.map(|a| a.mean),
                     act_std: act.map(|a| a.std),

@@ -27,7 +27,7 @@ use stepper::Stepper;
 
 /// A fresh model of `cfg`, its weights drawn from `rng`.
 pub fn init_model<T: Element>(cfg: &TrainConfig, inputs: usize, rng: &mut dyn crate::rng::RunRng) -> Mlp<T> {
-    Mlp::init(&cfg.layer_sizes(inputs), cfg.activation.into(), cfg.init, Plan::for_config(cfg, inputs), rng)
+    Mlp::init(&cfg.layer_sizes(inputs), cfg.activation.into(), cfg.init, cfg.bias, Plan::for_config(cfg, inputs), rng)
 }
 
 /// What a finished run returns.

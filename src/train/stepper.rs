@@ -30,7 +30,7 @@ impl<T: Element> Stepper<T> {
         let batch_size = cfg.batch_size;
         let dropout = (cfg.dropout > 0.0).then(|| Dropout::new(cfg.dropout, cfg.seed));
         Self {
-            ws: Workspace::new(&model.sizes, batch_size, dropout.is_some()),
+            ws: Workspace::new(model, batch_size, dropout.is_some()),
             opt: Optimizer::new(model, cfg),
             schedule: Schedule::new(cfg),
             dropout,

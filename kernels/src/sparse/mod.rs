@@ -90,7 +90,7 @@ mod tests {
             // The fused step equals gradient-then-update up to rounding, and leaves the new offset.
             let lr = 0.37;
             let mut want_w = w.clone();
-            crate::optim::sgd_update(1, &mut want_w, &dw, lr);
+            crate::optim::sgd_update(1, &mut want_w, &dw, lr, 0.0);
             let mut want_offset = vec![0.0; oc];
             first_layer_offset(&mut want_offset, &want_w, c, oc, mu / sigma);
             let (mut fused_w, mut scratch) = (w.clone(), vec![0.0; 3 * oc]);
