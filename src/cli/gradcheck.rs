@@ -41,7 +41,7 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
         (ActivationKind::Improved, InitKind::Uniform, 0.0, BiasKind::Input),
         (ActivationKind::Relu, InitKind::He, 0.0, BiasKind::Input),
         (ActivationKind::Improved, InitKind::Normal, 0.3, BiasKind::Input),
-        (ActivationKind::Relu, InitKind::He, 0.3, BiasKind::All),
+        (ActivationKind::Improved, InitKind::Normal, 0.3, BiasKind::All),
     ];
     for hidden in [vec![64], vec![64, 64]] {
         for (act, init, dropout, bias) in cases {

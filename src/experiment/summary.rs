@@ -77,6 +77,18 @@ pub const COLUMNS: &[&str] = &[
     "dataset",
     "diagnostics",
     "threads",
+    "optimizer",
+    "beta1",
+    "beta2",
+    "eps",
+    "weight_decay",
+    "lr_schedule",
+    "warmup_steps",
+    "lr_min",
+    "lr_decay_epochs",
+    "lr_decay",
+    "dropout",
+    "bias",
 ];
 
 /// A value as one CSV cell: lists joined with `x` (hidden 60x60), strings bare, null empty.
@@ -102,8 +114,9 @@ pub fn summary_row(run: &CollectedRun) -> Vec<(&'static str, String)> {
     values.insert("run".into(), run.id.clone());
     if let Some(f) = &run.fingerprint {
         values.insert("fingerprint".into(), f.id.clone());
-        values.insert("source".into(), f.source[..16].to_string());
-        values.insert("data".into(), f.data[..16].to_string());
+        // Short forms; a hand-edited record may hold anything, so by characters, not bytes.
+        values.insert("source".into(), f.source.chars().take(16).collect());
+        values.insert("data".into(), f.data.chars().take(16).collect());
     }
     COLUMNS.iter().map(|&c| (c, values.remove(c).unwrap_or_default())).collect()
 }
