@@ -83,7 +83,7 @@ pub enum TrainError {
     Busy { path: PathBuf, pid: String },
     #[error("{path} was made by another run ({why} changed): resuming from it would not give this run; pass --force to train it again from the start")]
     StaleCheckpoint { path: PathBuf, why: String },
-    #[error("cannot resume from {path}: {reason}")]
+    #[error("cannot resume from {path}: {reason}; pass --force to train the run again from the start")]
     Resume { path: PathBuf, reason: String },
     #[error("a network of {parameters} parameters needs about {needed_mib} MiB to train, and {available_mib} MiB are available; use fewer or smaller hidden layers")]
     TooLarge { parameters: String, needed_mib: u64, available_mib: u64 },

@@ -9,6 +9,7 @@ use super::common::{load, note_missing_validation, CheckpointArgs, CommonArgs};
 use mlp::config::{Overrides, RunConfig, TrainConfig};
 use mlp::error::ConfigError;
 use mlp::experiment::executor::read_summary;
+use mlp::experiment::fingerprint::Staleness;
 use mlp::experiment::presets;
 use mlp::experiment::run::{read_record, run_in_locked_dir, run_name, run_to_dir, RunOptions};
 use mlp::experiment::run_dir::RunLock;
@@ -111,6 +112,9 @@ fn train_into(
         match result.resumed_at {
             Some(step) => {
                 eprintln!("mlp: resumed at step {step} from {}", out.join("checkpoint.safetensors").display())
+            }
+            None if result.restarted == [Staleness::Unreadable] => {
+                eprintln!("mlp: the checkpoint in {} is unreadable: trained from the start (--force)", out.display())
             }
             None if !result.restarted.is_empty() => eprintln!(
                 "mlp: the checkpoint in {} was made with other {}: trained from the start (--force)",

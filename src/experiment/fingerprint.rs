@@ -36,6 +36,8 @@ pub enum Staleness {
     Blas,
     /// Recorded before runs had fingerprints: nothing says what made it.
     Unrecorded,
+    /// The checkpoint cannot be read (corrupt or truncated).
+    Unreadable,
 }
 
 impl Staleness {
@@ -46,6 +48,7 @@ impl Staleness {
             Staleness::Code => "code",
             Staleness::Blas => "OpenBLAS core",
             Staleness::Unrecorded => "no fingerprint",
+            Staleness::Unreadable => "unreadable checkpoint",
         }
     }
 }

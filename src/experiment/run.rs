@@ -205,13 +205,15 @@ fn run_typed<T: Element>(
         threads: opts.threads,
     };
     let (resume, restarted) = if opts.resume {
-        match checkpoint_of::<T>(out, &fingerprint, cfg, inputs, splits.train.len())? {
-            Ok(found) => (found, Vec::new()),
+        match checkpoint_of::<T>(out, &fingerprint, cfg, inputs, splits.train.len()) {
+            Ok(Ok(found)) => (found, Vec::new()),
             // Starting over discards the checkpoint: only when the caller said so.
-            Err(why) if opts.force => (None, why),
-            Err(why) => {
+            Ok(Err(why)) if opts.force => (None, why),
+            Ok(Err(why)) => {
                 return Err(TrainError::StaleCheckpoint { path: out.join(CHECKPOINT_FILE), why: describe(&why) })
             }
+            Err(TrainError::Resume { .. }) if opts.force => (None, vec![Staleness::Unreadable]),
+            Err(e) => return Err(e),
         }
     } else {
         (None, Vec::new())
@@ -249,12 +251,16 @@ fn run_typed<T: Element>(
         }
         Err(e) => {
             // Keep the rows written so far under their final names; no summary marks it unfinished.
-            writer.close_logs()?;
-            if matches!(e, TrainError::Diverged { .. }) {
-                // Deterministic: the same run would diverge again.
+            // Only a divergence, which would repeat, retires the checkpoint: after any other error
+            // (a full disk, say) the last good one stays for --resume.
+            let diverged = matches!(e, TrainError::Diverged { .. });
+            let closed = writer.close_logs(diverged);
+            if diverged {
+                closed?;
                 let failed = FailedRun { error: e.to_string(), fingerprint: fingerprint.clone() };
                 write_json_atomic(&out.join(FAILED_FILE), &failed)?;
             }
+            // Otherwise the first error is the one to report; closing after it may fail alike.
             Err(e)
         }
     }

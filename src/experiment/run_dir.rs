@@ -259,12 +259,15 @@ impl RunWriter {
         remove_if_present(&dir.join(CHECKPOINT_FILE))
     }
 
-    /// Publishes the logs of a run that ended in an error (e.g. divergence); no summary, and no
-    /// checkpoint to resume the same failure from.
-    pub fn close_logs(self) -> Result<(), TrainError> {
+    /// Publishes the logs of a run that ended in an error; no summary. `retire_checkpoint` (a
+    /// divergence) removes the checkpoint too, so that the same failure is not resumed from.
+    pub fn close_logs(self, retire_checkpoint: bool) -> Result<(), TrainError> {
         let dir = self.dir.clone();
         self.publish_logs()?;
-        remove_if_present(&dir.join(CHECKPOINT_FILE))
+        if retire_checkpoint {
+            remove_if_present(&dir.join(CHECKPOINT_FILE))?;
+        }
+        Ok(())
     }
 
     /// Renames the logs to their final names.

@@ -1,0 +1,147 @@
+//! Defects found by a hostile probe (issue 21), each pinned by a test that failed before its fix:
+//! an I/O error keeps the resume point, a corrupt checkpoint is started over with --force (and
+//! says so without it), and a hand-edited fingerprint cannot make the summary panic.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use mlp::config::TrainConfig;
+use mlp::data::Mnist;
+use mlp::error::TrainError;
+use mlp::experiment::run::{run_to_dir, RunOptions};
+
+fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")
+}
+
+fn mlp(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mlp"))
+        .args(args)
+        .args(["--data-dir", data_dir().to_str().unwrap()])
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const FLAGS: &[&str] = &["--train-size", "4000", "--val-size", "500", "--epochs", "6", "--hidden", "32"];
+
+/// The configuration `FLAGS` give.
+fn config() -> TrainConfig {
+    TrainConfig { train_size: 4000, val_size: 500, epochs: 6, hidden: vec![32], ..TrainConfig::default() }
+}
+
+/// A run of `FLAGS` in `dir` killed (SIGKILL) once it has written a checkpoint.
+fn killed_run(dir: &Path) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlp"))
+        .args(["train", "--quiet", "--data-dir", data_dir().to_str().unwrap(), "--out", dir.to_str().unwrap()])
+        .args(FLAGS)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !dir.join("checkpoint.safetensors").exists() {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before its first checkpoint");
+        assert!(start.elapsed() < Duration::from_secs(60), "no checkpoint");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn an_io_error_keeps_the_last_checkpoint_for_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    killed_run(&dir);
+    let good = std::fs::read(dir.join("checkpoint.safetensors")).unwrap();
+    // The resumed run's next checkpoint cannot be written: its temporary name is taken by a
+    // directory (as a full disk would fail the write).
+    let blocker = dir.join(format!("checkpoint.safetensors.{}.tmp", std::process::id()));
+    std::fs::create_dir(&blocker).unwrap();
+    let opts = RunOptions {
+        data_dir: data_dir(),
+        force: false,
+        resume: true,
+        checkpoint_every: 1,
+        quiet: true,
+        blas_core: kernels::blas::corename(),
+        threads: 1,
+    };
+    let mnist = Mnist::load(&data_dir()).unwrap();
+    let cfg = config().validate().unwrap();
+    let err = run_to_dir(&cfg, &mnist, &dir, &opts).unwrap_err();
+    assert!(matches!(err, TrainError::Output { .. }), "an I/O error: {err}");
+    assert!(std::fs::read(dir.join("checkpoint.safetensors")).unwrap() == good, "the resume point is kept");
+    assert!(!dir.join("failed.json").exists(), "an I/O error is no failure of the run itself");
+    std::fs::remove_dir(&blocker).unwrap();
+    let resumed = run_to_dir(&cfg, &mnist, &dir, &opts).unwrap();
+    assert!(resumed.resumed_at.is_some(), "resumed, not trained from the start");
+}
+
+#[test]
+fn a_corrupt_checkpoint_is_started_over_with_force_and_says_how_without() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    killed_run(&dir);
+    std::fs::write(dir.join("checkpoint.safetensors"), b"not a checkpoint at all").unwrap();
+    let d = dir.to_str().unwrap();
+    let o = mlp(&["train", "--quiet", "--resume", d]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("checkpoint.safetensors") && stderr(&o).contains("--force"), "{}", stderr(&o));
+    let o = mlp(&["train", "--resume", d, "--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is unreadable: trained from the start"), "{}", stderr(&o));
+    assert!(dir.join("summary.json").exists() && !dir.join("checkpoint.safetensors").exists());
+
+    // A sweep with --force starts its run over too.
+    let sweep = tmp.path().join("sweep.toml");
+    std::fs::write(
+        &sweep,
+        "name = \"s\"\n[base]\ntrain_size = 500\nval_size = 100\nepochs = 1\nhidden = [8]\n[[run]]\nname = \"a\"\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let (s, o) = (sweep.to_str().unwrap(), out.to_str().unwrap());
+    assert!(mlp(&["sweep", s, "--out", o, "--quiet"]).status.success());
+    let run_dir = std::fs::read_dir(&out).unwrap().flatten().map(|e| e.path()).find(|p| p.is_dir()).unwrap();
+    std::fs::remove_file(run_dir.join("summary.json")).unwrap();
+    std::fs::write(run_dir.join("checkpoint.safetensors"), b"garbage").unwrap();
+    let again = mlp(&["sweep", s, "--out", o, "--quiet", "--force"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(run_dir.join("summary.json").exists());
+}
+
+#[test]
+fn a_short_or_non_ascii_fingerprint_in_a_record_does_not_panic_the_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("runs");
+    let run = out.join("r");
+    let o = mlp(&[
+        "train",
+        "--quiet",
+        "--train-size",
+        "320",
+        "--val-size",
+        "100",
+        "--epochs",
+        "1",
+        "--hidden",
+        "8",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let path = run.join("config.json");
+    let mut record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    record["fingerprint"]["source"] = "é".into();
+    record["fingerprint"]["data"] = "ab".into();
+    std::fs::write(&path, serde_json::to_string(&record).unwrap()).unwrap();
+    let report = Command::new(env!("CARGO_BIN_EXE_mlp")).args(["report", out.to_str().unwrap()]).output().unwrap();
+    assert_ne!(report.status.code(), Some(101), "a panic: {}", stderr(&report));
+    assert!(report.status.success(), "{}", stderr(&report));
+}
