@@ -55,6 +55,14 @@ layers-4e: build
 	@$(VENV)/bin/pip install -q -r scripts/requirements-plot.txt
 	$(VENV)/bin/python scripts/plot_layers.py results/layers-4e --out docs/4e-layers.png --table -
 
+## modern: today's recipe against the study's `all` model (docs/modern.md): experiments/modern.toml,
+## each modern part swapped into `all` one at a time, a modern recipe and its ablations, on MNIST and
+## Fashion-MNIST over 5 seeds with an honest test set, into results/modern/ (90 runs, about 22 minutes
+## on 2 busy cores; rerunning skips finished runs; the comparisons end results/modern/summary.md)
+.PHONY: modern
+modern: build
+	$(BIN) sweep experiments/modern.toml --out results/modern
+
 ## reproduce: the report's table (results/report/table.md) from the ten report runs
 reproduce: build
 	$(BIN) reproduce --out results/report
@@ -127,6 +135,18 @@ compare-study: build venv
 BENCH_SCALING_FLAGS ?=
 bench-scaling: build venv
 	$(VENV)/bin/python scripts/bench_scaling.py $(BENCH_SCALING_FLAGS)
+
+## bench-modern: training time of today's recipe (issue 20: improved sigmoid, ReLU + He, momentum,
+## Adam, AdamW, weight decay, dropout, cosine) against plain SGD at W1 (one 60k epoch, [64] / 32,
+## f32, one thread) and at [256] / 128, paired rounds in rotated order; writes
+## results/bench-modern/w1.md and .json (about 2.5 minutes; BENCH_MODERN_FLAGS=--reps 15 for more
+## rounds; needs only numpy, installed into .venv)
+BENCH_MODERN_FLAGS ?=
+.PHONY: bench-modern
+bench-modern: build
+	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
+	@$(VENV)/bin/pip install -q numpy
+	$(VENV)/bin/python scripts/bench_modern.py $(BENCH_MODERN_FLAGS)
 
 clean:
 	$(CARGO) clean
