@@ -1,6 +1,7 @@
 //! Defects found by a hostile probe (issue 21), each pinned by a test that failed before its fix:
 //! an I/O error keeps the resume point, a corrupt checkpoint is started over with --force (and
-//! says so without it), and a hand-edited fingerprint cannot make the summary panic.
+//! says so without it), a hand-edited fingerprint cannot make the summary panic, `seeds` never
+//! silently replaces an explicit `seed`, and a sweep's name cannot leave `results/`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -10,6 +11,7 @@ use mlp::config::TrainConfig;
 use mlp::data::Mnist;
 use mlp::error::TrainError;
 use mlp::experiment::run::{run_to_dir, RunOptions};
+use mlp::experiment::sweep_file::Sweep;
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")
@@ -144,4 +146,38 @@ fn a_short_or_non_ascii_fingerprint_in_a_record_does_not_panic_the_report() {
     let report = Command::new(env!("CARGO_BIN_EXE_mlp")).args(["report", out.to_str().unwrap()]).output().unwrap();
     assert_ne!(report.status.code(), Some(101), "a panic: {}", stderr(&report));
     assert!(report.status.success(), "{}", stderr(&report));
+}
+
+#[test]
+fn seeds_and_an_explicit_seed_are_refused_naming_where_the_seed_is() {
+    for (text, place) in [
+        ("seeds = 2\n[base]\nseed = 7\n[[run]]\npreset = \"all\"", "[base]"),
+        ("seeds = 2\n[axes]\nseed = [7, 8]", "[axes]"),
+        ("seeds = 2\n[[run]]\npreset = \"all\"\n[[run]]\nname = \"b\"\nseed = 5", "[[run]] #2"),
+    ] {
+        let err = Sweep::parse(text, "s").unwrap_err();
+        assert!(err.contains("seeds = 2") && err.contains(place) && err.contains("`seed`"), "{text}: {err}");
+    }
+    // --seeds on the command line meets the same refusal; without an explicit seed it repeats.
+    let explicit = Sweep::parse("[axes]\nseed = [7, 8]", "s").unwrap();
+    assert!(explicit.with_seeds(3, 100).unwrap_err().contains("[axes] sets `seed`"));
+    assert_eq!(Sweep::parse("[axes]\nlr = [0.1, 0.2]", "s").unwrap().with_seeds(3, 100).unwrap().runs.len(), 6);
+    // Through the binary: exit 2, nothing trained.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("s.toml");
+    std::fs::write(&file, "seeds = 2\n[axes]\nseed = [7, 8]\n").unwrap();
+    let out = tmp.path().join("out");
+    let o = mlp(&["sweep", file.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_sweep_name_that_is_a_path_is_refused() {
+    for name in ["../../escaped", "/tmp/abs", "", ".", "..", "a/b"] {
+        let text = format!("name = {name:?}\n[[run]]\npreset = \"all\"\n");
+        let err = Sweep::parse(&text, "s").unwrap_err();
+        assert!(err.starts_with("name: sweep name"), "{name:?}: {err}");
+    }
+    assert_eq!(Sweep::parse("name = \"my-study.v2\"\n[[run]]\npreset = \"all\"\n", "s").unwrap().name, "my-study.v2");
 }

@@ -73,6 +73,8 @@ pub struct Sweep {
     pub runs: Vec<RunSpec>,
     /// Seeds 1..=n for every run, when the file asks for them (`--seeds` replaces it).
     pub seeds: Option<usize>,
+    /// Where the file sets `seed` itself, if it does: `seeds` would replace it.
+    pub seed_set_in: Option<String>,
     pub comparisons: Vec<Comparison>,
 }
 
@@ -205,18 +207,38 @@ impl Sweep {
         if file.seeds == Some(0) {
             return Err("seeds = 0: give at least 1".into());
         }
-        let name = file.name.unwrap_or_else(|| default_name.to_string());
+        let name = match file.name {
+            Some(name) => {
+                // The sweep's directory under results/: no path of its own.
+                check_run_id(&name).map_err(|e| format!("name: {}", e.replacen("run name", "sweep name", 1)))?;
+                name
+            }
+            None => default_name.to_string(),
+        };
+        let seed_set_in = if file.base.contains_key("seed") {
+            Some("[base]".to_string())
+        } else if file.axes.contains_key("seed") {
+            Some("[axes]".to_string())
+        } else {
+            file.run.iter().position(|r| r.contains_key("seed")).map(|i| format!("[[run]] #{}", i + 1))
+        };
+        if let (Some(n), Some(place)) = (file.seeds, &seed_set_in) {
+            return Err(seeds_conflict(n, place));
+        }
         let threads = match file.threads {
             Some(0) => return Err("bad value threads = 0: a run needs at least one thread".into()),
             Some(t) => Some(usize::try_from(t).map_err(|_| format!("bad value threads = {t}"))?),
             None => None,
         };
-        Ok(Self { name, threads, runs, seeds: file.seeds, comparisons: file.compare })
+        Ok(Self { name, threads, runs, seeds: file.seeds, seed_set_in, comparisons: file.compare })
     }
 
     /// Repeats every run over seeds 1..=n, with ids suffixed `-s<seed>`; refused above `max_runs`
     /// runs.
     pub fn with_seeds(mut self, n: usize, max_runs: usize) -> Result<Self, String> {
+        if let Some(place) = &self.seed_set_in {
+            return Err(seeds_conflict(n, place));
+        }
         let total = self.runs.len().checked_mul(n).filter(|&t| t <= max_runs);
         if total.is_none() {
             return Err(format!(
@@ -242,6 +264,11 @@ impl Sweep {
         self.runs = self.runs.into_iter().enumerate().filter(|(i, _)| i % count == index - 1).map(|(_, r)| r).collect();
         self
     }
+}
+
+/// Seeds 1..=n replace every run's seed: refused where the file sets one, which would be lost.
+fn seeds_conflict(n: usize, place: &str) -> String {
+    format!("seeds = {n} gives every run seeds 1..={n}, but {place} sets `seed`: remove one of them")
 }
 
 fn expand_axes(base: &TrainConfig, axes: &toml::Table) -> Result<Vec<(String, TrainConfig)>, String> {
