@@ -1,7 +1,8 @@
 //! Defects found by a hostile probe (issue 21), each pinned by a test that failed before its fix:
 //! an I/O error keeps the resume point, a corrupt checkpoint is started over with --force (and
 //! says so without it), a hand-edited fingerprint cannot make the summary panic, `seeds` never
-//! silently replaces an explicit `seed`, and a sweep's name cannot leave `results/`.
+//! silently replaces an explicit `seed`, a sweep's name cannot leave `results/`, and a closed
+//! stdout ends a command quietly instead of panicking.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -180,4 +181,54 @@ fn a_sweep_name_that_is_a_path_is_refused() {
         assert!(err.starts_with("name: sweep name"), "{name:?}: {err}");
     }
     assert_eq!(Sweep::parse("name = \"my-study.v2\"\n[[run]]\npreset = \"all\"\n", "s").unwrap().name, "my-study.v2");
+}
+
+#[test]
+fn a_closed_stdout_ends_commands_quietly_not_with_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("r");
+    let o = mlp(&[
+        "train",
+        "--quiet",
+        "--train-size",
+        "320",
+        "--val-size",
+        "100",
+        "--epochs",
+        "1",
+        "--hidden",
+        "8",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let model = run.join("model.safetensors");
+    for args in [
+        vec!["info"],
+        vec!["params", "--hidden", "64"],
+        vec!["eval", "--model", model.to_str().unwrap()],
+        vec!["report", tmp.path().to_str().unwrap()],
+        vec![
+            "train",
+            "--train-size",
+            "320",
+            "--val-size",
+            "100",
+            "--epochs",
+            "1",
+            "--hidden",
+            "8",
+            "--force",
+            "--out",
+            run.to_str().unwrap(),
+        ],
+    ] {
+        // The reader is gone before the command writes anything (`mlp info | head -0`).
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let o =
+            Command::new(env!("CARGO_BIN_EXE_mlp")).args(&args).stdout(writer).stderr(Stdio::piped()).output().unwrap();
+        assert_ne!(o.status.code(), Some(101), "{args:?} panicked: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{args:?}: {}", stderr(&o));
+    }
 }

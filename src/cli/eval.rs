@@ -30,6 +30,6 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let mut json = serde_json::to_value(&report)?;
     json["model"] = serde_json::json!(args.model);
     json["data_dir"] = serde_json::json!(dir);
-    println!("{}", serde_json::to_string_pretty(&json)?);
+    say!("{}", serde_json::to_string_pretty(&json)?);
     Ok(())
 }

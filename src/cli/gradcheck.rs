@@ -53,7 +53,7 @@ pub fn run(args: GradcheckArgs) -> Result<()> {
             failed |= !r.passed(tol);
             let skipped =
                 if r.skipped > 0 { format!(" ({} at ReLU's kink skipped)", r.skipped) } else { String::new() };
-            println!(
+            say!(
                 "{verdict:6} hidden {hidden:?} {act:?} {init:?} dropout {dropout} bias {bias:?}: {} weights{skipped}, max |approx - grad| = {:.3e} (limit {tol:e}) at layer {} [{}, {}]",
                 r.checked, r.max_abs_diff, r.worst.0, r.worst.1, r.worst.2
             );

@@ -7,8 +7,8 @@ use mlp::tools::blas_setup;
 
 pub fn run() -> Result<()> {
     let core = blas_setup::configure();
-    println!("openblas_core {core}\nopenblas_threads {}", kernels::blas::threads());
-    println!("threads {}", super::common::cores());
-    println!("best_core_for_cpu {}", blas_setup::better_core().unwrap_or("none"));
+    say!("openblas_core {core}\nopenblas_threads {}", kernels::blas::threads());
+    say!("threads {}", super::common::cores());
+    say!("best_core_for_cpu {}", blas_setup::better_core().unwrap_or("none"));
     Ok(())
 }

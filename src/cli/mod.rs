@@ -1,6 +1,15 @@
 //! The command line: one file per command; this file holds the command list, the flags every
 //! command shares, and the mapping of errors to exit codes.
 
+/// `println!` that returns a failed write as the command's error instead of panicking: a reader
+/// that went away (`mlp info | head -0`) ends the command quietly (see `main.rs`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
 mod common;
 mod eval;
 mod gradcheck;

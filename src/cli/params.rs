@@ -27,6 +27,6 @@ pub fn run(args: ParamsArgs) -> Result<()> {
     }
     let count = parameter_count(args.inputs, &args.hidden, args.bias)
         .ok_or_else(|| invalid("the parameter count overflows 64 bits"))?;
-    println!("{count}");
+    say!("{count}");
     Ok(())
 }

@@ -183,11 +183,11 @@ pub fn run(args: SweepArgs) -> Result<()> {
     let (runs, broken) = scan(std::slice::from_ref(&out), args.common.quiet)?;
     write_comparisons(&sweep.comparisons, &out)?;
     write_summaries(&runs, &sweep.comparisons, &out)?;
-    println!("{}", summary_markdown(&runs));
+    say!("{}", summary_markdown(&runs));
     if !sweep.comparisons.is_empty() {
-        println!("{}", comparisons_markdown(&sweep.comparisons, &runs));
+        say!("{}", comparisons_markdown(&sweep.comparisons, &runs));
     }
-    println!("summaries: {} and {}", out.join("summary.csv").display(), out.join("summary.md").display());
+    say!("summaries: {} and {}", out.join("summary.csv").display(), out.join("summary.md").display());
     check_failures(&sweep.runs, &statuses)?;
     let busy = statuses.iter().filter(|s| matches!(s, RunStatus::Busy(_))).count();
     if busy > 0 {
@@ -237,7 +237,7 @@ pub fn report(args: ReportArgs) -> Result<()> {
     }
     let out = args.out.unwrap_or_else(|| args.dirs[0].clone());
     write_summaries(&runs, &read_comparisons(&args.dirs)?, &out)?;
-    println!("{} runs -> {}", runs.len(), out.join("summary.md").display());
+    say!("{} runs -> {}", runs.len(), out.join("summary.md").display());
     Ok(())
 }
 

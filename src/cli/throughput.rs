@@ -63,7 +63,7 @@ pub fn run(args: ThroughputArgs) -> Result<()> {
         "min_s": sorted[0],
         "max_s": sorted[sorted.len() - 1],
     });
-    println!("{report}");
+    say!("{report}");
     Ok(())
 }
 

@@ -71,8 +71,7 @@ fn resume(args: &TrainArgs, dir: &Path) -> Result<()> {
     let lock = RunLock::acquire(dir)?;
     if let Ok(Some(summary)) = read_summary(dir) {
         eprintln!("mlp: {} is already finished; nothing to resume", dir.display());
-        print_summary(&summary, dir);
-        return Ok(());
+        return print_summary(&summary, dir);
     }
     let cfg = record.config.validate()?;
     let data_dir = match (&args.common.data_dir, record.data_dir) {
@@ -124,24 +123,24 @@ fn train_into(
             None => eprintln!("mlp: no checkpoint of this run in {}: trained from the start", out.display()),
         }
     }
-    print_summary(&result.summary, out);
-    Ok(())
+    print_summary(&result.summary, out)
 }
 
-fn print_summary(s: &Summary, out: &Path) {
+fn print_summary(s: &Summary, out: &Path) -> Result<()> {
     let stop = s.stop_epoch.map_or("never (ran all epochs)".to_string(), |e| format!("epoch {e}"));
-    println!("early stop:  {stop}, {} steps", s.steps);
+    say!("early stop:  {stop}, {} steps", s.steps);
     if let (Some(step), Some(loss)) = (s.best_step, s.best_val_loss) {
-        println!("best check:  step {step}, val loss {loss:.6}");
+        say!("best check:  step {step}, val loss {loss:.6}");
     }
-    println!("final train: loss {:.6}, accuracy {:.4}", s.final_train_loss, s.final_train_acc);
+    say!("final train: loss {:.6}, accuracy {:.4}", s.final_train_loss, s.final_train_acc);
     match (s.final_val_loss, s.final_val_acc) {
-        (Some(loss), Some(acc)) => println!("final val:   loss {loss:.6}, accuracy {acc:.4}"),
-        _ => println!("final val:   none (empty validation set)"),
+        (Some(loss), Some(acc)) => say!("final val:   loss {loss:.6}, accuracy {acc:.4}"),
+        _ => say!("final val:   none (empty validation set)"),
     }
     if let (Some(loss), Some(acc)) = (s.final_test_loss, s.final_test_acc) {
-        println!("final test:  loss {loss:.6}, accuracy {acc:.4}");
+        say!("final test:  loss {loss:.6}, accuracy {acc:.4}");
     }
-    println!("train time:  {:.2} s", s.train_wall_s);
-    println!("written to:  {}", out.display());
+    say!("train time:  {:.2} s", s.train_wall_s);
+    say!("written to:  {}", out.display());
+    Ok(())
 }
