@@ -34,6 +34,8 @@ pub enum DataError {
     NotInstalled { dataset: &'static str, dir: PathBuf, package: &'static str },
     #[error("{path}: {reason}")]
     BadImage { path: PathBuf, reason: String },
+    #[error("{path}: every pixel of {which} is {value}: a standard deviation of 0 cannot normalise them")]
+    Constant { path: PathBuf, which: &'static str, value: f64 },
 }
 
 /// A model file that cannot be used. Every variant names the file.

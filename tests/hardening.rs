@@ -2,7 +2,8 @@
 //! an I/O error keeps the resume point, a corrupt checkpoint is started over with --force (and
 //! says so without it), a hand-edited fingerprint cannot make the summary panic, `seeds` never
 //! silently replaces an explicit `seed`, a sweep's name cannot leave `results/`, and a closed
-//! stdout ends a command quietly instead of panicking.
+//! stdout ends a command quietly instead of panicking, and constant training images are a data
+//! error, not a divergence.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -231,4 +232,31 @@ fn a_closed_stdout_ends_commands_quietly_not_with_a_panic() {
         assert_ne!(o.status.code(), Some(101), "{args:?} panicked: {}", stderr(&o));
         assert!(!stderr(&o).contains("panicked"), "{args:?}: {}", stderr(&o));
     }
+}
+
+#[test]
+fn constant_training_images_are_a_data_error_not_a_divergence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let n = 400u32;
+    let mut images = [2051u32, n, 28, 28].iter().flat_map(|v| v.to_be_bytes()).collect::<Vec<u8>>();
+    images.extend(std::iter::repeat_n(7u8, n as usize * 784));
+    std::fs::write(data.join("train-images-idx3-ubyte"), images).unwrap();
+    let mut labels = [2049u32, n].iter().flat_map(|v| v.to_be_bytes()).collect::<Vec<u8>>();
+    labels.extend((0..n).map(|i| (i % 10) as u8));
+    std::fs::write(data.join("train-labels-idx1-ubyte"), labels).unwrap();
+    for f in ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
+        std::fs::copy(data_dir().join(f), data.join(f)).unwrap();
+    }
+    let out = tmp.path().join("run");
+    let o = Command::new(env!("CARGO_BIN_EXE_mlp"))
+        .args(["train", "--quiet", "--train-size", "320", "--val-size", "100", "--epochs", "1", "--hidden", "8"])
+        .args(["--data-dir", data.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let msg = stderr(&o);
+    assert!(msg.contains("train-images-idx3-ubyte") && msg.contains("standard deviation of 0"), "{msg}");
+    assert!(!msg.contains("diverged") && !out.join("failed.json").exists(), "{msg}");
 }

@@ -301,6 +301,13 @@ pub fn split<'a, T: Scalar>(
         NormStats::FullTrain => mnist.train_norm(),
         NormStats::TrainSubset => Normalization::of(&train.images.data[..train_size * pixels]),
     };
+    if norm.std <= 0.0 || norm.std.is_nan() {
+        let which = match stats {
+            NormStats::FullTrain => "all of its images",
+            NormStats::TrainSubset => "the training images",
+        };
+        return Err(DataError::Constant { path: train.images_path.clone(), which, value: norm.mean });
+    }
     let eval = |set, n| Dataset::last(set, n, norm, forms.eval);
     let ((val, test), train) = rayon::join(
         || {
