@@ -3,7 +3,8 @@
 //! says so without it), a hand-edited fingerprint cannot make the summary panic, `seeds` never
 //! silently replaces an explicit `seed`, a sweep's name cannot leave `results/`, and a closed
 //! stdout ends a command quietly instead of panicking, and constant training images are a data
-//! error, not a divergence.
+//! error, not a divergence, and `--resume` never retrains over a finished run's unreadable
+//! summary without --force.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -259,4 +260,39 @@ fn constant_training_images_are_a_data_error_not_a_divergence() {
     let msg = stderr(&o);
     assert!(msg.contains("train-images-idx3-ubyte") && msg.contains("standard deviation of 0"), "{msg}");
     assert!(!msg.contains("diverged") && !out.join("failed.json").exists(), "{msg}");
+}
+
+#[test]
+fn resume_on_a_finished_run_with_an_unreadable_summary_changes_nothing_without_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("r");
+    let d = run.to_str().unwrap();
+    let o = mlp(&[
+        "train",
+        "--quiet",
+        "--train-size",
+        "320",
+        "--val-size",
+        "100",
+        "--epochs",
+        "1",
+        "--hidden",
+        "8",
+        "--out",
+        d,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::write(run.join("summary.json"), b"{ truncated").unwrap();
+    let model = std::fs::read(run.join("model.safetensors")).unwrap();
+    let steps = std::fs::metadata(run.join("steps.csv")).unwrap().modified().unwrap();
+    let o = mlp(&["train", "--quiet", "--resume", d]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("summary.json is unreadable") && stderr(&o).contains("--force"), "{}", stderr(&o));
+    assert!(std::fs::read(run.join("model.safetensors")).unwrap() == model);
+    assert_eq!(std::fs::metadata(run.join("steps.csv")).unwrap().modified().unwrap(), steps);
+    assert_eq!(std::fs::read(run.join("summary.json")).unwrap(), b"{ truncated");
+    let o = mlp(&["train", "--quiet", "--resume", d, "--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap();
+    assert!(summary["final_val_acc"].is_number());
 }

@@ -69,9 +69,18 @@ fn resume(args: &TrainArgs, dir: &Path) -> Result<()> {
     };
     // Decided under the lock: another process may be training or finishing the run.
     let lock = RunLock::acquire(dir)?;
-    if let Ok(Some(summary)) = read_summary(dir) {
-        eprintln!("mlp: {} is already finished; nothing to resume", dir.display());
-        return print_summary(&summary, dir);
+    match read_summary(dir) {
+        Ok(Some(summary)) => {
+            eprintln!("mlp: {} is already finished; nothing to resume", dir.display());
+            return print_summary(&summary, dir);
+        }
+        // A finished run's results are never retrained over without --force.
+        Err(why) if !args.force => bail!(
+            "{} looks finished but its {} is unreadable ({why}); nothing was changed: pass --force to train the run again",
+            dir.display(),
+            mlp::experiment::run_dir::SUMMARY_FILE
+        ),
+        _ => {}
     }
     let cfg = record.config.validate()?;
     let data_dir = match (&args.common.data_dir, record.data_dir) {
