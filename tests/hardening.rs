@@ -34,6 +34,15 @@ fn stderr(o: &Output) -> String {
 
 const FLAGS: &[&str] = &["--train-size", "4000", "--val-size", "500", "--epochs", "6", "--hidden", "32"];
 
+/// A run of a second or less.
+const TINY: &[&str] = &["--train-size", "320", "--val-size", "100", "--epochs", "1", "--hidden", "8"];
+
+/// A finished tiny run in `dir`.
+fn tiny_run(dir: &Path) {
+    let o = mlp(&[&["train", "--quiet", "--out", dir.to_str().unwrap()], TINY].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 /// The configuration `FLAGS` give.
 fn config() -> TrainConfig {
     TrainConfig { train_size: 4000, val_size: 500, epochs: 6, hidden: vec![32], ..TrainConfig::default() }
@@ -126,21 +135,7 @@ fn a_short_or_non_ascii_fingerprint_in_a_record_does_not_panic_the_report() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("runs");
     let run = out.join("r");
-    let o = mlp(&[
-        "train",
-        "--quiet",
-        "--train-size",
-        "320",
-        "--val-size",
-        "100",
-        "--epochs",
-        "1",
-        "--hidden",
-        "8",
-        "--out",
-        run.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    tiny_run(&run);
     let path = run.join("config.json");
     let mut record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     record["fingerprint"]["source"] = "é".into();
@@ -189,41 +184,14 @@ fn a_sweep_name_that_is_a_path_is_refused() {
 fn a_closed_stdout_ends_commands_quietly_not_with_a_panic() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("r");
-    let o = mlp(&[
-        "train",
-        "--quiet",
-        "--train-size",
-        "320",
-        "--val-size",
-        "100",
-        "--epochs",
-        "1",
-        "--hidden",
-        "8",
-        "--out",
-        run.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    tiny_run(&run);
     let model = run.join("model.safetensors");
     for args in [
         vec!["info"],
         vec!["params", "--hidden", "64"],
         vec!["eval", "--model", model.to_str().unwrap()],
         vec!["report", tmp.path().to_str().unwrap()],
-        vec![
-            "train",
-            "--train-size",
-            "320",
-            "--val-size",
-            "100",
-            "--epochs",
-            "1",
-            "--hidden",
-            "8",
-            "--force",
-            "--out",
-            run.to_str().unwrap(),
-        ],
+        [&["train", "--force", "--out", run.to_str().unwrap()], TINY].concat(),
     ] {
         // The reader is gone before the command writes anything (`mlp info | head -0`).
         let (reader, writer) = std::io::pipe().unwrap();
@@ -252,7 +220,8 @@ fn constant_training_images_are_a_data_error_not_a_divergence() {
     }
     let out = tmp.path().join("run");
     let o = Command::new(env!("CARGO_BIN_EXE_mlp"))
-        .args(["train", "--quiet", "--train-size", "320", "--val-size", "100", "--epochs", "1", "--hidden", "8"])
+        .args(["train", "--quiet"])
+        .args(TINY)
         .args(["--data-dir", data.to_str().unwrap(), "--out", out.to_str().unwrap()])
         .output()
         .unwrap();
@@ -267,21 +236,7 @@ fn resume_on_a_finished_run_with_an_unreadable_summary_changes_nothing_without_f
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("r");
     let d = run.to_str().unwrap();
-    let o = mlp(&[
-        "train",
-        "--quiet",
-        "--train-size",
-        "320",
-        "--val-size",
-        "100",
-        "--epochs",
-        "1",
-        "--hidden",
-        "8",
-        "--out",
-        d,
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    tiny_run(&run);
     std::fs::write(run.join("summary.json"), b"{ truncated").unwrap();
     let model = std::fs::read(run.join("model.safetensors")).unwrap();
     let steps = std::fs::metadata(run.join("steps.csv")).unwrap().modified().unwrap();
